@@ -1,0 +1,27 @@
+"""Attempt state (and Validate's retry): one model call on the routed or the other tier.
+
+The state machine passes {"mode": "first"|"retry", "state": <turn>}.
+"""
+
+from typing import Any
+
+from mangaassist.answering import attempt, retry_other_tier
+from mangaassist.services import model_client
+from mangaassist.state_task import state_task
+from mangaassist.turn import Answer, TurnState
+
+
+def _attempt(state: TurnState) -> Answer:
+    return attempt(state, model_client)
+
+
+def _retry(state: TurnState) -> Answer:
+    return retry_other_tier(state, model_client)
+
+
+_first, _again = state_task(_attempt), state_task(_retry)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    step = _again if event.get("mode") == "retry" else _first
+    return step(event["state"], context)

@@ -1,0 +1,25 @@
+"""Finalize state: the reply frame, the day's spend, the turn's metrics."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from mangaassist.finalize import finalize
+from mangaassist.routing import jst_day
+from mangaassist.services import spend_ledger
+from mangaassist.state_task import logger
+from mangaassist.telemetry import metrics, record_turn
+from mangaassist.turn import TurnState
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = TurnState.model_validate(event)
+    frame = finalize(state)
+    meta = frame["meta"]
+    try:
+        spend_ledger().add(jst_day(datetime.now(UTC)), Decimal(meta["cost_usd"]))
+    except Exception:  # noqa: BLE001 - the reply matters more than the spend counter
+        logger.exception("could not add the turn's cost to the budget counter")
+    record_turn(meta)
+    return frame

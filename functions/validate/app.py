@@ -1,0 +1,17 @@
+"""Validate state: accept the answer, retry once on the other tier, or fall back."""
+
+from mangaassist.state_task import state_task
+from mangaassist.text import reply_language
+from mangaassist.turn import TurnState, Validation
+from mangaassist.validation import validate
+
+
+def _validate(state: TurnState) -> Validation:
+    if state.answer is None or state.understanding is None:
+        return Validation(decision="fallback", failures=["no_answer"])
+    classification = state.understanding.classification
+    language = reply_language(classification.language, state.request.locale)
+    return validate(state.answer, classification.task, language, state.understanding.retrieval.sources)
+
+
+lambda_handler = state_task(_validate)

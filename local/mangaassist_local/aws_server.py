@@ -1,0 +1,154 @@
+"""The AWS APIs on one local port: moto in server mode, plus what moto lacks.
+
+In front of moto's WSGI app:
+- Lambda Invoke (POST /2015-03-31/functions/<name>/invocations) runs the
+  project's handlers in-process (no Docker);
+- StartSyncExecution runs the EXPRESS machine through moto's ASL interpreter
+  and answers with the sync response shape;
+- bedrock-runtime and sagemaker-runtime paths go to the local model endpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from moto.core.config import default_user_config
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from mangaassist_local.lambda_runtime import LambdaRuntime
+from mangaassist_local.model_endpoint import ModelEndpoint
+from mangaassist_local.template import ACCOUNT
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+_CONVERSE = re.compile(r"^/model/(?P<model>.+)/(?P<op>converse|invoke)$")
+_SAGEMAKER = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+
+
+def _cache_interpreter_clients() -> None:
+    """moto's interpreter builds a boto3 client for every Lambda task (~50 ms each): reuse one per region."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    made: dict[tuple[str, str], Any] = {}
+    original = boto_client.boto_client_for
+
+    def cached(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service)
+        if key not in made:
+            made[key] = original(region=region, service=service, state_credentials=state_credentials)
+        return made[key]
+
+    lambda_eval_utils.boto_client_for = cached
+
+
+class LocalAwsApp:
+    def __init__(self, runtime: LambdaRuntime, models: ModelEndpoint, region: str) -> None:
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        _cache_interpreter_clients()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.runtime = runtime
+        self.models = models
+        self.region = region
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "POST":
+            response = self._route(Request(environ), path)
+            if response is not None:
+                return response(environ, start_response)
+        return self.moto(environ, start_response)
+
+    def _route(self, request: Request, path: str) -> Response | None:
+        if match := _INVOKE.match(path):
+            return self._invoke(request, unquote(match["name"]))
+        if match := _CONVERSE.match(path):
+            model = unquote(match["model"])
+            if match["op"] == "converse":
+                return self.models.converse(request, model)
+            return self.models.invoke_model(request, model)
+        if match := _SAGEMAKER.match(path):
+            return self.models.invoke_endpoint(request, unquote(match["name"]))
+        if request.headers.get("X-Amz-Target") == "AWSStepFunctions.StartSyncExecution":
+            return self._start_sync_execution(request)
+        return None
+
+    def _invoke(self, request: Request, name: str) -> Response:
+        try:
+            body, failed = self.runtime.invoke_json(name, request.get_data())
+        except KeyError:
+            return Response(json.dumps({"Type": "User", "message": f"Function not found: {name}"}), status=404,
+                            headers={"x-amzn-ErrorType": "ResourceNotFoundException"})
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if failed:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return Response(body, status=200, mimetype="application/json", headers=headers)
+
+    def _start_sync_execution(self, request: Request) -> Response:
+        from moto.stepfunctions.parser.backend.execution import SyncExecution
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        params = json.loads(request.get_data() or b"{}")
+        backend = stepfunctions_parser_backends[ACCOUNT][self.region]
+        try:
+            machine = backend.describe_state_machine(params["stateMachineArn"])
+        except Exception as error:  # noqa: BLE001 - answered as the service would
+            return Response(json.dumps({"__type": "StateMachineDoesNotExist", "message": str(error)}), status=400)
+        # Snapshot the definition without the live executions (see moto's start_execution).
+        clone = copy.deepcopy(machine, {id(machine.executions): [], id(machine.backend): machine.backend})
+        name = params.get("name") or uuid.uuid4().hex
+        arn = f"arn:aws:states:{self.region}:{ACCOUNT}:express:{machine.name}:{name}:{uuid.uuid4().hex[:8]}"
+        execution = SyncExecution(
+            name=name, sm_type=clone.sm_type, role_arn=clone.roleArn, exec_arn=arn, account_id=ACCOUNT,
+            region_name=self.region, state_machine=clone, start_date=datetime.now(tz=UTC),
+            cloud_watch_logging_session=None, activity_store={}, input_data=params.get("input") or "{}",
+        )
+        execution.start()  # runs to the end on this thread
+        out = execution.to_start_sync_execution_output()
+        body = {key: value for key, value in out.items() if value is not None}
+        for key in ("startDate", "stopDate"):
+            if isinstance(body.get(key), datetime):
+                body[key] = body[key].timestamp()
+        body["status"] = str(getattr(out["status"], "value", out["status"]))
+        body.pop("inputDetails", None)
+        body.pop("outputDetails", None)
+        body["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds":
+                                  int((body["stopDate"] - body["startDate"]) * 1000)}
+        return Response(json.dumps(body, default=str), mimetype="application/x-amz-json-1.0")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # one line per AWS call would drown the stack's own log
+
+
+class LocalAwsServer:
+    """LocalAwsApp on a port, in a background thread."""
+
+    def __init__(self, app: LocalAwsApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,87 @@
+"""Run the handlers named in template.yaml in-process, with Lambda's invoke contract.
+
+A handler's exception becomes a function error whose payload carries errorType
+(the class name), as the Lambda runtime does: the state machine's Retry and
+Catch match on it. The function timeout is not enforced in-process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from mangaassist_local.template import FunctionSpec, Template
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    deadline: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    payload: Any
+    error: bool = False
+
+
+class LambdaRuntime:
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+        self.invocations: dict[str, int] = {}
+
+    def _load(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+        with self._lock:
+            if spec.logical_id not in self._handlers:
+                module_name, func_name = spec.handler.rsplit(".", 1)
+                path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
+                unique = f"mangaassist_fn_{spec.logical_id}"
+                module_spec = importlib.util.spec_from_file_location(unique, path)
+                if module_spec is None or module_spec.loader is None:
+                    raise ImportError(f"cannot load {path}")
+                module: ModuleType = importlib.util.module_from_spec(module_spec)
+                sys.modules[unique] = module
+                module_spec.loader.exec_module(module)
+                self._handlers[spec.logical_id] = getattr(module, func_name)
+            return self._handlers[spec.logical_id]
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        spec = self.template.function_by_name(name_or_arn)
+        handler = self._load(spec)
+        context = LambdaContext(function_name=self.template.physical_name(spec.logical_id),
+                                invoked_function_arn=self.template.arn(spec.logical_id),
+                                deadline=time.time() + spec.timeout)
+        self.invocations[spec.logical_id] = self.invocations.get(spec.logical_id, 0) + 1
+        try:
+            return Invocation(payload=handler(event, context))
+        except Exception as error:  # noqa: BLE001 - reported as the function error, as Lambda does
+            return Invocation(error=True, payload={
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "stackTrace": traceback.format_exception(error)[-5:],
+            })
+
+    def invoke_json(self, name_or_arn: str, body: bytes) -> tuple[bytes, bool]:
+        event = json.loads(body) if body else {}
+        result = self.invoke(name_or_arn, event)
+        return json.dumps(result.payload, ensure_ascii=False, default=str).encode(), result.error

@@ -1,0 +1,187 @@
+"""The local stand-in for Claude and the SageMaker model: deterministic, grounded answers.
+
+It reads what the real models would get (the system prompt with the task, the
+reply language and the <context> block) and composes an answer from the sources
+named there, using the bundled store data for their text in either language.
+Each tier has a profile so the cascade is visible locally: the Haiku profile
+hedges on discussion, comparison and translation (so those escalate); Sonnet and
+the SageMaker profile answer them plainly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from mangaassist.store_data import catalog, orders, policies
+from mangaassist.text import find_titles
+
+_TASK = re.compile(r"Task: (\w+)\.")
+_SOURCE = re.compile(r"^\[\d+\] (series|policy|product|order) (\S+):", re.MULTILINE)
+HARD_FOR_HAIKU = {"discussion", "comparison", "translation"}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    task: str
+    language: str
+    sources: list[tuple[str, str]]  # (kind, id)
+    user: str
+
+
+def parse_prompt(system: str, user: str) -> Prompt:
+    task = _TASK.search(system)
+    return Prompt(
+        task=task.group(1) if task else "unknown",
+        language="ja" if "Reply in Japanese" in system else "en",
+        sources=[(m.group(1), m.group(2)) for m in _SOURCE.finditer(system)],
+        user=user,
+    )
+
+
+def count_tokens(text: str) -> int:
+    """Roughly as Claude's tokenizer: ~4 Latin characters per token, ~1 token per Japanese character."""
+    cjk = sum(1 for ch in text if ord(ch) > 0x2E80)
+    return max(1, math.ceil((len(text) - cjk) / 4) + cjk)
+
+
+def _ids(prompt: Prompt, kind: str) -> list[str]:
+    return [sid for k, sid in prompt.sources if k == kind]
+
+
+def _series(prompt: Prompt) -> list:
+    ids = _ids(prompt, "series") + [pid.split("#")[0] for pid in _ids(prompt, "product")]
+    return [catalog()[sid] for sid in dict.fromkeys(ids) if sid in catalog()]
+
+
+def _title(series, ja: bool) -> str:
+    return f"『{series.title_ja}』" if ja else series.title_en
+
+
+def _greeting(prompt: Prompt, ja: bool) -> str:
+    if ja:
+        return "こんにちは！MangaAssistです。漫画探し、価格や在庫の確認、ご注文の状況など、お気軽にお尋ねください。"
+    return "Hello! I'm MangaAssist. I can help you find manga, check prices and stock, or look up an order."
+
+
+def _product(prompt: Prompt, ja: bool) -> str:
+    lines = []
+    for pid in _ids(prompt, "product"):
+        series_id, volume = pid.split("#")
+        series = catalog().get(series_id)
+        if series is None:
+            continue
+        stock = series.stock_of(int(volume)) or 0
+        if ja:
+            status = f"在庫は{stock}冊です" if stock else "現在在庫切れです"
+            lines.append(f"{_title(series, ja)}第{volume}巻は{series.price_jpy}円で、{status}。")
+        else:
+            status = f"we have {stock} in stock" if stock else "it is currently out of stock"
+            lines.append(f"{series.title_en} vol. {volume} is ¥{series.price_jpy}, and {status}.")
+    if lines:
+        return " ".join(lines)
+    found = _series(prompt)[:2]
+    if not found:
+        return _not_found(ja)
+    if ja:
+        return " ".join(f"{_title(s, ja)}（{s.author}）は全{s.volumes}巻、1冊{s.price_jpy}円です。" for s in found)
+    return " ".join(f"{s.title_en} by {s.author} has {s.volumes} volumes at ¥{s.price_jpy} each." for s in found)
+
+
+def _order(prompt: Prompt, ja: bool) -> str:
+    ids = _ids(prompt, "order")
+    if not ids:
+        return ("ご注文番号（例: MGA-2025-00417）を教えていただければ、注文の状況をお調べします。" if ja
+                else "Please tell me your order number (like MGA-2025-00417) and I'll check your order.")
+    order = orders()[ids[0]]
+    eta = order.get("eta") or ("未定" if ja else "not yet scheduled")
+    carrier = order.get("carrier") or ("未定" if ja else "not yet assigned")
+    if ja:
+        return f"ご注文 {order['order_id']} の状況は「{order['status']}」です。配送業者: {carrier}、お届け予定日: {eta}。"
+    return f"Your order {order['order_id']} is {order['status']}. Carrier: {carrier}; expected delivery: {eta}."
+
+
+def _faq(prompt: Prompt, ja: bool) -> str:
+    found = [policies()[pid] for pid in _ids(prompt, "policy") if pid in policies()]
+    if not found:
+        return _not_found(ja)
+    return found[0].body_ja if ja else found[0].body_en
+
+
+def _recommend(prompt: Prompt, ja: bool) -> str:
+    picks = _series(prompt)[:3]
+    if not picks:
+        return _not_found(ja)
+    if ja:
+        return "おすすめはこちらです。\n" + "\n".join(f"・{_title(s, ja)}: {s.synopsis_ja}" for s in picks)
+    return "Here are some picks:\n" + "\n".join(f"- {s.title_en}: {s.synopsis_en}" for s in picks)
+
+
+def _summary(prompt: Prompt, ja: bool) -> str:
+    picks = _series(prompt)[:1]
+    if not picks:
+        return _not_found(ja)
+    s = picks[0]
+    return f"{_title(s, ja)}: {s.synopsis_ja}" if ja else f"{s.title_en}: {s.synopsis_en}"
+
+
+def _compare(prompt: Prompt, ja: bool) -> str:
+    picks = _series(prompt)[:2]
+    if len(picks) < 2:
+        return _summary(prompt, ja)
+    a, b = picks
+    if ja:
+        return (f"{_title(a, ja)}は{a.demographic}向けで{'・'.join(a.genres)}、全{a.volumes}巻。"
+                f"{_title(b, ja)}は{b.demographic}向けで{'・'.join(b.genres)}、全{b.volumes}巻です。"
+                "物語の重さや読みやすさで選ぶのがおすすめです。")
+    return (f"{a.title_en} is {a.demographic} ({', '.join(a.genres)}), {a.volumes} volumes; "
+            f"{b.title_en} is {b.demographic} ({', '.join(b.genres)}), {b.volumes} volumes. "
+            "Pick by the tone and pacing you prefer.")
+
+
+def _discuss(prompt: Prompt, ja: bool) -> str:
+    picks = _series(prompt)[:1]
+    if not picks:
+        return _not_found(ja)
+    s = picks[0]
+    if ja:
+        return f"{_title(s, ja)}の中心にあるのは{'・'.join(s.genres)}の要素です。{s.synopsis_ja}"
+    return f"At its heart, {s.title_en} is about {', '.join(s.genres)}. {s.synopsis_en}"
+
+
+def _translate(prompt: Prompt, ja: bool) -> str:
+    titles = [catalog()[sid] for sid in find_titles(prompt.user)]
+    if titles:
+        s = titles[0]
+        return f"{s.title_en} の日本語タイトルは『{s.title_ja}』です。" if ja else \
+            f"The Japanese title {s.title_ja} is published in English as {s.title_en}."
+    return ("翻訳したい文章をそのまま送ってください。" if ja
+            else "Please send the exact text you would like translated.")
+
+
+def _not_found(ja: bool) -> str:
+    return ("申し訳ありませんが、該当する情報が見つかりませんでした。タイトルや巻数を教えていただけますか？" if ja
+            else "I couldn't find that in our catalog. Could you tell me the title or volume?")
+
+
+def _unknown(prompt: Prompt, ja: bool) -> str:
+    return ("ご質問の内容をもう少し詳しく教えていただけますか？" if ja
+            else "Could you tell me a little more about what you're looking for?")
+
+
+_COMPOSERS = {
+    "greeting": _greeting, "product_search": _product, "order_status": _order, "faq": _faq,
+    "recommendation": _recommend, "summarization": _summary, "comparison": _compare, "discussion": _discuss,
+    "translation": _translate, "unknown": _unknown,
+}
+
+
+def answer(profile: str, prompt: Prompt) -> str:
+    """The answer of the `profile` tier (haiku, sonnet, sagemaker) to this prompt."""
+    ja = prompt.language == "ja"
+    text = _COMPOSERS.get(prompt.task, _unknown)(prompt, ja)
+    if profile == "haiku" and prompt.task in HARD_FOR_HAIKU:
+        hedge = "はっきりとは分かりませんが、おそらく" if ja else "I'm not sure, but perhaps: "
+        text = hedge + text
+    return text

@@ -1,0 +1,130 @@
+"""The local model endpoint: bedrock-runtime Converse / InvokeModel and
+sagemaker-runtime InvokeEndpoint (TGI payload), answered by `local_model`.
+
+Errors are shaped as the real services shape them (status, x-amzn-ErrorType),
+so botocore raises its real exceptions and the adapters map them as in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from mangaassist_local import local_model
+from mangaassist_local.faults import FaultPlan
+
+_ERRORS = {
+    "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    "error": (500, "InternalServerException", "The model failed to process the request."),
+    "timeout": (408, "ModelTimeoutException", "The model timed out while processing the request."),
+}
+_SM_ERRORS = {
+    "throttle": (429, "ThrottlingException", "Rate exceeded for the endpoint."),
+    "error": (424, "ModelError", "Received server error (500) from the primary container."),
+    "timeout": (424, "ModelError", "The container did not respond within the invocation timeout."),
+}
+
+
+@dataclass
+class ModelEndpoint:
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    latency_ms: dict[str, int] = field(default_factory=dict)  # per tier, zero by default
+    calls: list[dict[str, Any]] = field(default_factory=list)  # what was asked, for tests and the CLI
+
+    @staticmethod
+    def tier_of(model_id: str) -> str:
+        lowered = model_id.lower()
+        if "embed" in lowered:
+            return "embeddings"
+        if "haiku" in lowered:
+            return "haiku"
+        if "sonnet" in lowered or "provisioned-model" in lowered:
+            return "sonnet"
+        return "sagemaker"
+
+    def _delay_or_fail(self, tier: str, errors: dict[str, tuple[int, str, str]]) -> Response | None:
+        failure, extra = self.faults.draw(tier)
+        delay = self.latency_ms.get(tier, 0) + extra
+        if delay:
+            time.sleep(delay / 1000)
+        self.calls.append({"tier": tier, "failure": failure})
+        if failure is None:
+            return None
+        status, code, message = errors[failure]
+        return Response(json.dumps({"message": message}), status=status, mimetype="application/json",
+                        headers={"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"})
+
+    def converse(self, request: Request, model_id: str) -> Response:
+        tier = self.tier_of(model_id)
+        if (failed := self._delay_or_fail(tier, _ERRORS)) is not None:
+            return failed
+        started = time.perf_counter()
+        body = request.get_json(force=True)
+        system = " ".join(block.get("text", "") for block in body.get("system", []))
+        texts = [" ".join(c.get("text", "") for c in m.get("content", [])) for m in body.get("messages", [])]
+        text = local_model.answer(tier, local_model.parse_prompt(system, texts[-1] if texts else ""))
+        max_tokens = body.get("inferenceConfig", {}).get("maxTokens", 4096)
+        text, stop = _truncate(text, max_tokens)
+        usage = {"inputTokens": local_model.count_tokens(system + "".join(texts)),
+                 "outputTokens": local_model.count_tokens(text)}
+        usage["totalTokens"] = usage["inputTokens"] + usage["outputTokens"]
+        return _json({"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": stop,
+                      "usage": usage, "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)}})
+
+    def invoke_model(self, request: Request, model_id: str) -> Response:
+        tier = self.tier_of(model_id)
+        if tier == "embeddings":
+            return Response(json.dumps({"message": "embeddings are served from the understanding issue's endpoint"}),
+                            status=400, headers={"x-amzn-ErrorType": "ValidationException:"})
+        if (failed := self._delay_or_fail(tier, _ERRORS)) is not None:
+            return failed
+        body = json.loads(request.get_data() or b"{}")
+        system = body.get("system", "")
+        texts = []
+        for message in body.get("messages", []):
+            content = message.get("content", "")
+            texts.append(content if isinstance(content, str) else " ".join(c.get("text", "") for c in content))
+        text = local_model.answer(tier, local_model.parse_prompt(system, texts[-1] if texts else ""))
+        text, stop = _truncate(text, body.get("max_tokens", 4096))
+        return _json({"id": "msg_local", "type": "message", "role": "assistant", "model": model_id,
+                      "content": [{"type": "text", "text": text}], "stop_reason": stop,
+                      "usage": {"input_tokens": local_model.count_tokens(system + "".join(texts)),
+                                "output_tokens": local_model.count_tokens(text)}})
+
+    def invoke_endpoint(self, request: Request, endpoint: str) -> Response:
+        if (failed := self._delay_or_fail("sagemaker", _SM_ERRORS)) is not None:
+            return failed
+        body = json.loads(request.get_data() or b"{}")
+        transcript = body.get("inputs", "")
+        system = _block(transcript, "system")
+        users = re.findall(r"<user>\n(.*?)\n</user>", transcript, re.DOTALL)
+        text = local_model.answer("sagemaker", local_model.parse_prompt(system, users[-1] if users else ""))
+        params = body.get("parameters", {})
+        text, stop = _truncate(text, params.get("max_new_tokens", 4096))
+        details = {"finish_reason": "length" if stop == "max_tokens" else "eos_token",
+                   "generated_tokens": local_model.count_tokens(text)}
+        if params.get("decoder_input_details"):
+            details["prefill"] = [{"id": n} for n in range(local_model.count_tokens(transcript))]
+        return _json([{"generated_text": text, "details": details}])
+
+
+def _block(transcript: str, tag: str) -> str:
+    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", transcript, re.DOTALL)
+    return match.group(1) if match else ""
+
+
+def _truncate(text: str, max_tokens: int) -> tuple[str, str]:
+    if local_model.count_tokens(text) <= max_tokens:
+        return text, "end_turn"
+    while text and local_model.count_tokens(text) > max_tokens:
+        text = text[: int(len(text) * 0.9)]
+    return text, "max_tokens"
+
+
+def _json(payload: Any) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")

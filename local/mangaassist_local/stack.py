@@ -1,0 +1,132 @@
+"""Provision the local AWS resources from template.yaml and seed the sample store data.
+
+A resource missing from template.yaml is missing locally too: tables, queues
+and the state machine are created from its declarations, and the functions'
+environment comes from its Globals and Environment sections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from mangaassist.retrieve import product_id
+from mangaassist.store_data import catalog, orders
+
+from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
+from mangaassist_local.faults import FaultPlan
+from mangaassist_local.lambda_runtime import LambdaRuntime
+from mangaassist_local.model_endpoint import ModelEndpoint
+from mangaassist_local.template import Template
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "ap-northeast-1"
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+_QUEUE_ATTRS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+                "MaximumMessageSize")
+
+
+@dataclass
+class LocalAws:
+    """The running AWS side of the local stack: server, handlers, model endpoint, resources."""
+
+    template: Template
+    server: LocalAwsServer
+    runtime: LambdaRuntime
+    models: ModelEndpoint
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint, **kwargs)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.env["STATE_MACHINE_ARN"]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _aws_env(endpoint: str, port: int) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+        "MOTO_PORT": str(port),  # where moto's interpreter sends Lambda tasks
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def _create_tables(template: Template, dynamodb: Any) -> None:
+    for logical_id, res in template.of_type("AWS::DynamoDB::Table").items():
+        props = template.resolve(res["Properties"])
+        kwargs = {key: props[key] for key in _TABLE_KEYS if key in props}
+        dynamodb.create_table(TableName=template.physical_name(logical_id), **kwargs)
+        if ttl := props.get("TimeToLiveSpecification"):
+            dynamodb.update_time_to_live(TableName=template.physical_name(logical_id), TimeToLiveSpecification=ttl)
+
+
+def _create_queues(template: Template, sqs: Any, endpoint: str) -> None:
+    queues = template.of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: the others' redrive policies point at them.
+    ordered = sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
+    for logical_id, res in ordered:
+        props = template.resolve(res.get("Properties", {}), endpoint)
+        attributes = {key: str(props[key]) for key in _QUEUE_ATTRS if key in props}
+        if redrive := props.get("RedrivePolicy"):
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)
+
+
+def _seed_store(env: dict[str, str], dynamodb: Any) -> None:
+    resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"])
+    with resource.Table(env["PRODUCTS_TABLE"]).batch_writer() as batch:
+        for series in catalog().values():
+            for volume, stock in enumerate(series.stock, 1):
+                batch.put_item(Item={"productId": product_id(series.id, volume), "seriesId": series.id,
+                                     "volume": volume, "title_en": series.title_en, "title_ja": series.title_ja,
+                                     "price_jpy": series.price_jpy, "stock": stock})
+    with resource.Table(env["ORDERS_TABLE"]).batch_writer() as batch:
+        for order in orders().values():
+            batch.put_item(Item={"orderId": order["order_id"], **{k: v for k, v in order.items() if v is not None}})
+
+
+def start_local_aws(
+    port: int = 0,
+    template_path: Path = REPO / "template.yaml",
+    faults: FaultPlan | None = None,
+    latency_ms: dict[str, int] | None = None,
+    overrides: dict[str, str] | None = None,
+) -> LocalAws:
+    """Start the AWS side on `port` (0 = a free one), create the resources and set the environment.
+
+    The environment is process-wide (os.environ) because the handlers run in this process.
+    """
+    template = Template(template_path, REGION, overrides=overrides)
+    runtime = LambdaRuntime(template)
+    models = ModelEndpoint(faults=faults or FaultPlan(), latency_ms=dict(latency_ms or {}))
+    server = LocalAwsServer(LocalAwsApp(runtime, models, REGION), port=port)
+    server.start()
+    env = _aws_env(server.endpoint, server.port)
+    os.environ.update(env)
+    env.update(template.environment(server.endpoint))
+    env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
+    os.environ.update(env)
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
+    _create_tables(template, dynamodb)
+    _create_queues(template, boto3.client("sqs", region_name=REGION, endpoint_url=server.endpoint), server.endpoint)
+    name, definition = template.state_machine(server.endpoint)
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=server.endpoint)
+    created = sfn.create_state_machine(name=name, definition=definition, type="EXPRESS",
+                                       roleArn="arn:aws:iam::123456789012:role/mangaassist-local-states")
+    env["STATE_MACHINE_ARN"] = os.environ["STATE_MACHINE_ARN"] = created["stateMachineArn"]
+    _seed_store(env, dynamodb)
+    return LocalAws(template=template, server=server, runtime=runtime, models=models, env=env)

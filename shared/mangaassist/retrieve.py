@@ -1,0 +1,133 @@
+"""Retrieve: the sources a turn's answer may rest on.
+
+Keyword retrieval over the bundled catalog and policies (the understanding
+issue swaps in hybrid BM25 + k-NN behind the same function), plus exact
+lookups in DynamoDB: product by series and volume, order by id.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from functools import cache
+from typing import Any, Protocol
+
+from mangaassist.store_data import catalog, normalize, policies
+from mangaassist.text import extract_entities
+from mangaassist.turn import Entities, Retrieval, SourceRef
+
+TOP_K = 5
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]+")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
+_STOP = {"the", "and", "for", "you", "your", "with", "what", "which", "have", "are", "can", "about", "this",
+         "that", "how", "does", "any", "manga", "please", "want", "like", "some", "there", "from", "who"}
+# Japanese genre words mapped onto the catalog's English genre vocabulary.
+_GENRE_JA = {"恋愛": "romance", "ラブコメ": "romance", "ホラー": "horror", "スポーツ": "sports", "ファンタジー": "fantasy",
+             "ミステリー": "mystery", "推理": "mystery", "料理": "cooking", "グルメ": "cooking", "歴史": "historical",
+             "日常": "slice-of-life", "音楽": "music", "学園": "school", "冒険": "adventure", "コメディ": "comedy",
+             "バトル": "action", "アクション": "action", "SF": "sci-fi", "少年": "shonen", "少女": "shojo",
+             "青年": "seinen", "女性": "josei", "子供": "kodomo", "ホラー漫画": "horror", "感動": "drama"}
+
+
+def tokens(text: str) -> list[str]:
+    folded = normalize(text)
+    words = [w for w in _WORD.findall(folded) if w not in _STOP]
+    for run in _CJK_RUN.findall(folded):
+        words.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))  # CJK bigrams
+    words.extend(genre for ja, genre in _GENRE_JA.items() if normalize(ja) in folded)
+    return words
+
+
+class _Doc:
+    def __init__(self, ref: SourceRef, text: str, boost: str) -> None:
+        self.ref = ref
+        self.terms = Counter(tokens(text))
+        self.boost = set(tokens(boost))  # title/keyword terms weigh double
+
+
+@cache
+def _corpus() -> tuple[list[_Doc], dict[str, float]]:
+    docs: list[_Doc] = []
+    for s in catalog().values():
+        ref = SourceRef(kind="series", id=s.id, title=f"{s.title_en} ({s.title_ja})", snippet=s.synopsis_en[:160],
+                        facts={"author": s.author, "volumes": s.volumes, "status": s.status, "price_jpy": s.price_jpy,
+                               "demographic": s.demographic})
+        text = " ".join([*s.names(), s.author, s.demographic, *s.genres, s.synopsis_en, s.synopsis_ja])
+        docs.append(_Doc(ref, text, " ".join([*s.names(), *s.genres])))
+    for p in policies().values():
+        ref = SourceRef(kind="policy", id=p.id, title=p.title_en, snippet=p.body_en[:200])
+        text = " ".join([p.title_en, p.title_ja, p.body_en, p.body_ja, *p.keywords])
+        docs.append(_Doc(ref, text, " ".join([p.title_en, p.title_ja, *p.keywords])))
+    df = Counter(term for doc in docs for term in doc.terms)
+    idf = {term: math.log(1 + len(docs) / count) for term, count in df.items()}
+    return docs, idf
+
+
+def keyword_search(query: str, entities: Entities, k: int = TOP_K) -> list[SourceRef]:
+    docs, idf = _corpus()
+    query_terms = set(tokens(query))
+    scored = []
+    for doc in docs:
+        score = sum(idf.get(t, 0.0) * (1 + math.log(doc.terms[t])) * (2 if t in doc.boost else 1)
+                    for t in query_terms if t in doc.terms)
+        if doc.ref.kind == "series" and doc.ref.id in entities.titles:
+            score += 50  # a title named in the question is the strongest evidence
+        if score > 0:
+            scored.append((score, doc.ref))
+    scored.sort(key=lambda item: -item[0])
+    return [ref.model_copy(update={"score": round(score, 3)}) for score, ref in scored[:k]]
+
+
+class ExactLookups(Protocol):
+    def product(self, series_id: str, volume: int) -> dict[str, Any] | None: ...
+    def order(self, order_id: str) -> dict[str, Any] | None: ...
+
+
+def product_id(series_id: str, volume: int) -> str:
+    return f"{series_id}#{volume}"
+
+
+class DynamoLookups:
+    """Exact lookups against the products and orders tables."""
+
+    def __init__(self, products_table: Any, orders_table: Any) -> None:
+        self._products = products_table
+        self._orders = orders_table
+
+    def product(self, series_id: str, volume: int) -> dict[str, Any] | None:
+        return self._products.get_item(Key={"productId": product_id(series_id, volume)}).get("Item")
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        return self._orders.get_item(Key={"orderId": order_id}).get("Item")
+
+
+def _product_ref(item: dict[str, Any]) -> SourceRef:
+    volume = int(item["volume"])
+    return SourceRef(kind="product", id=str(item["productId"]), title=f"{item['title_en']} vol. {volume}",
+                     facts={"series_id": item["seriesId"], "volume": volume, "price_jpy": int(item["price_jpy"]),
+                            "stock": int(item["stock"]), "title_ja": item.get("title_ja")})
+
+
+def _order_ref(item: dict[str, Any]) -> SourceRef:
+    lines = ", ".join(f"{i['series_id']} vol. {int(i['volume'])} x{int(i['qty'])}" for i in item.get("items", []))
+    return SourceRef(kind="order", id=str(item["orderId"]), title=f"Order {item['orderId']}", snippet=lines[:200],
+                     facts={"status": item.get("status"), "carrier": item.get("carrier"),
+                            "tracking_number": item.get("tracking_number"), "eta": item.get("eta"),
+                            "placed_at": item.get("placed_at")})
+
+
+def retrieve(message: str, lookups: ExactLookups) -> Retrieval:
+    entities = extract_entities(message)
+    sources: list[SourceRef] = []
+    for order_id in entities.order_ids[:3]:
+        item = lookups.order(order_id)
+        if item is not None:
+            sources.append(_order_ref(item))
+    for series_id in entities.titles[:3]:
+        for volume in entities.volumes[:3]:
+            item = lookups.product(series_id, volume)
+            if item is not None:
+                sources.append(_product_ref(item))
+    sources.extend(keyword_search(message, entities))
+    return Retrieval(sources=sources)

@@ -1,0 +1,80 @@
+"""Route: the hybrid deployment router (SPEC §1).
+
+Rules, first match wins:
+1. budget guard: spent today >= 95% of the daily budget -> Haiku only, no escalation;
+2. manga-specific query and a SageMaker endpoint configured -> SageMaker, Haiku as fallback;
+3. peak hours 18:00-24:00 JST and a provisioned Sonnet ARN configured -> provisioned Sonnet;
+4. complex task (complexity >= 0.75) -> on-demand Sonnet;
+5. everything else -> Haiku, escalating to Sonnet on low confidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from mangaassist.turn import Classification, RouteDecision, Target, TurnConfig
+
+JST = timezone(timedelta(hours=9))
+BUDGET_GUARD = Decimal("0.95")
+COMPLEX = 0.75
+PEAK_START_HOUR = 18  # until midnight JST
+
+
+class SpendLedger(Protocol):
+    def spent_today(self, day: str) -> Decimal: ...
+    def add(self, day: str, amount: Decimal) -> None: ...
+
+
+def jst_day(now: datetime) -> str:
+    return now.astimezone(JST).strftime("%Y-%m-%d")
+
+
+def is_peak(now: datetime) -> bool:
+    return now.astimezone(JST).hour >= PEAK_START_HOUR
+
+
+def decide(
+    classification: Classification,
+    config: TurnConfig,
+    spent_usd: Decimal,
+    now: datetime,
+) -> RouteDecision:
+    threshold = config.confidence_threshold
+    sonnet = Target.SONNET_PROVISIONED if config.sonnet_provisioned_arn and is_peak(now) else Target.SONNET
+
+    def decision(target: Target, reason: str, fallback: Target, escalate_to: Target | None) -> RouteDecision:
+        return RouteDecision(target=target, reason=reason, fallback=fallback, escalate_to=escalate_to,
+                             confidence_threshold=threshold)
+
+    if spent_usd >= config.daily_budget_usd * BUDGET_GUARD:
+        return decision(Target.HAIKU, "budget_guard", Target.CANNED, None)
+    if classification.manga_specific and config.sagemaker_endpoint:
+        return decision(Target.SAGEMAKER, "manga_specific", Target.HAIKU, sonnet)
+    if sonnet is Target.SONNET_PROVISIONED:
+        return decision(sonnet, "peak_provisioned", Target.SONNET, None)
+    if classification.complexity >= COMPLEX:
+        return decision(Target.SONNET, "complex_task", Target.HAIKU, None)
+    return decision(Target.HAIKU, "default_haiku_first", sonnet, sonnet)
+
+
+class DynamoSpendLedger:
+    """Daily spend in the budget table, one item per JST day, updated atomically with ADD."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def spent_today(self, day: str) -> Decimal:
+        item = self._table.get_item(Key={"day": day}, ConsistentRead=False).get("Item") or {}
+        return Decimal(str(item.get("spentUsd", "0")))
+
+    def add(self, day: str, amount: Decimal) -> None:
+        if amount <= 0:
+            return
+        expires = int((datetime.now(JST) + timedelta(days=35)).timestamp())
+        self._table.update_item(
+            Key={"day": day},
+            UpdateExpression="ADD spentUsd :amount, turns :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+            ExpressionAttributeValues={":amount": amount, ":one": 1, ":exp": expires},
+        )

@@ -1,0 +1,36 @@
+"""The one wrapper every state handler uses: parse the turn, time the step, dump JSON.
+
+Errors propagate: the Lambda error's name (the exception class) is what the
+state machine's Retry and Catch match on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from mangaassist.turn import TurnState
+
+logger = Logger(service="mangaassist")
+
+Step = Callable[[TurnState], BaseModel]
+
+
+def state_task(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        state = TurnState.model_validate(event)
+        logger.append_keys(turn_id=state.request.turn_id, session_id=state.request.session_id)
+        started = time.perf_counter()
+        result = step(state)
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        if "elapsed_ms" in type(result).model_fields:
+            result = result.model_copy(update={"elapsed_ms": elapsed})
+        logger.debug("state step done", extra={"step": step.__name__, "elapsed_ms": elapsed})
+        return result.model_dump(mode="json")
+
+    handler.__name__ = step.__name__
+    return handler

@@ -1,0 +1,27 @@
+"""CloudWatch metrics for a finished turn (Powertools Metrics, EMF, namespace MangaAssist)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+metrics = Metrics(namespace="MangaAssist", service="mangaassist")
+
+
+def record_turn(meta: dict[str, Any]) -> None:
+    route = meta.get("route") or {}
+    metrics.add_metric(name="Turns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TurnCostUsd", unit=MetricUnit.NoUnit, value=float(meta["cost_usd"]))
+    metrics.add_metric(name="TurnLatency", unit=MetricUnit.Milliseconds, value=meta["latency_ms"]["total"])
+    metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=int(meta["escalated"]))
+    metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count,
+                       value=int(meta["validation"]["decision"] != "accept"))
+    for tier in meta["tiers"]:
+        if tier["latency_ms"]:
+            metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=tier["latency_ms"])
+    # Routing decisions by target and reason: a metric name per pair keeps one EMF blob per turn.
+    if route:
+        metrics.add_metric(name=f"RoutingDecisions.{route['target']}.{route['reason']}", unit=MetricUnit.Count,
+                           value=1)

@@ -1,0 +1,87 @@
+"""Language detection and entity extraction shared by Classify, Retrieve and Validate."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from mangaassist.store_data import normalize, title_index
+from mangaassist.turn import Entities, Language
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+ORDER_ID = re.compile(r"(?<![A-Za-z0-9])MGA-\d{4}-\d{5}(?!\d)", re.IGNORECASE)
+_VOLUME = re.compile(
+    r"(?:\b(?:vol(?:ume)?\.?|v\.|book|#)\s*(\d{1,3})\b)"  # vol 3, volume 3, vol.3, #3
+    r"|(?:第\s*(\d{1,3})\s*巻)"  # 第3巻
+    r"|(?:(\d{1,3})\s*巻)",  # 3巻
+    re.IGNORECASE,
+)
+
+
+def detect_language(text: str) -> Language:
+    """ja when Japanese script dominates, en when Latin does, mixed when both carry weight."""
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    if cjk == 0:
+        return Language.EN
+    if latin == 0 or cjk * 3 >= latin:
+        # A Japanese sentence quoting an English title is still Japanese.
+        return Language.JA if _KANA.search(text) or latin == 0 else Language.MIXED
+    return Language.MIXED
+
+
+def reply_language(language: Language, locale: str | None) -> str:
+    """The language of the reply: the user's, or the locale hint when the text is mixed."""
+    if language is Language.MIXED:
+        return locale or "ja"
+    return language.value
+
+
+@cache
+def _title_patterns() -> list[tuple[re.Pattern[str], str]]:
+    patterns = []
+    for name, series_id in title_index():
+        if not name:
+            continue
+        if name.isascii():
+            # ASCII titles and aliases must match whole words: "nana" is not in "banana".
+            patterns.append((re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"), series_id))
+        elif len(name) >= 2:
+            patterns.append((re.compile(re.escape(name)), series_id))
+    return patterns
+
+
+def find_titles(text: str) -> list[str]:
+    """Catalog series ids named in the text, in order of first mention, longest names first."""
+    folded = normalize(text)
+    found: dict[str, int] = {}
+    taken: list[tuple[int, int]] = []
+    for pattern, series_id in _title_patterns():
+        for match in pattern.finditer(folded):
+            span = match.span()
+            if any(start < span[1] and span[0] < end for start, end in taken):
+                continue  # inside a longer title already matched
+            taken.append(span)
+            found.setdefault(series_id, span[0])
+    return sorted(found, key=found.__getitem__)
+
+
+def find_volumes(text: str) -> list[int]:
+    folded = normalize(text)
+    volumes = []
+    for match in _VOLUME.finditer(folded):
+        number = int(next(group for group in match.groups() if group))
+        if number > 0 and number not in volumes:
+            volumes.append(number)
+    return volumes
+
+
+def find_order_ids(text: str) -> list[str]:
+    return list(dict.fromkeys(match.upper() for match in ORDER_ID.findall(text)))
+
+
+def extract_entities(text: str) -> Entities:
+    return Entities(titles=find_titles(text), volumes=find_volumes(text), order_ids=find_order_ids(text))

@@ -1,0 +1,187 @@
+"""The chat-turn payload passed between the state machine's states.
+
+Each Task writes its own key (ResultPath), so the document stays small
+(well under the 256 KB Step Functions limit): ids and short texts only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Task(StrEnum):
+    GREETING = "greeting"
+    FAQ = "faq"
+    PRODUCT_SEARCH = "product_search"
+    RECOMMENDATION = "recommendation"
+    COMPARISON = "comparison"
+    DISCUSSION = "discussion"
+    ORDER_STATUS = "order_status"
+    SUMMARIZATION = "summarization"
+    TRANSLATION = "translation"
+    UNKNOWN = "unknown"
+
+
+class Language(StrEnum):
+    JA = "ja"
+    EN = "en"
+    MIXED = "mixed"
+
+
+class Target(StrEnum):
+    HAIKU = "haiku"
+    SONNET = "sonnet"
+    SONNET_PROVISIONED = "sonnet_provisioned"
+    SAGEMAKER = "sagemaker"
+    CANNED = "canned"
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    THROTTLED = "throttled"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    LOW_CONFIDENCE = "low_confidence"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+
+class HistoryItem(Model):
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class TurnRequest(Model):
+    turn_id: str
+    session_id: str
+    message: str
+    locale: Literal["ja", "en"] | None = None
+    connection_id: str | None = None
+    received_at_ms: int
+    history: list[HistoryItem] = Field(default_factory=list)
+
+
+class TurnConfig(Model):
+    """Deploy-time settings injected by the state machine's LoadConfig state."""
+
+    haiku_model_id: str
+    sonnet_model_id: str
+    sonnet_provisioned_arn: str = ""
+    sagemaker_endpoint: str = ""
+    confidence_threshold: float = 0.80
+    daily_budget_usd: Decimal = Decimal("700")
+
+    @field_validator("confidence_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> float:
+        threshold = float(value)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("confidence_threshold must be within 0..1")
+        return threshold
+
+
+class Entities(Model):
+    titles: list[str] = Field(default_factory=list)  # catalog series ids
+    volumes: list[int] = Field(default_factory=list)
+    order_ids: list[str] = Field(default_factory=list)
+
+
+class Classification(Model):
+    task: Task
+    language: Language
+    complexity: float = Field(ge=0.0, le=1.0)
+    manga_specific: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    entities: Entities = Field(default_factory=Entities)
+    elapsed_ms: float = 0.0
+
+
+class SourceRef(Model):
+    """A retrieved source: a short reference, never the whole document."""
+
+    kind: Literal["series", "policy", "product", "order"]
+    id: str
+    title: str
+    snippet: str = ""
+    score: float = 0.0
+    facts: dict[str, str | int | None] = Field(default_factory=dict)
+
+
+class Retrieval(Model):
+    sources: list[SourceRef] = Field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+class Understanding(Model):
+    classification: Classification
+    retrieval: Retrieval
+
+
+class RouteDecision(Model):
+    target: Target
+    reason: str
+    fallback: Target
+    escalate_to: Target | None = None
+    confidence_threshold: float
+    elapsed_ms: float = 0.0
+
+
+class TierCall(Model):
+    target: Target
+    model_id: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal("0")
+    latency_ms: float = 0.0
+    outcome: Outcome = Outcome.OK
+
+
+class Answer(Model):
+    text: str
+    target: Target
+    stop_reason: str = "end_turn"
+    confidence: float = Field(ge=0.0, le=1.0)
+    tiers: list[TierCall] = Field(default_factory=list)
+    escalated: bool = False
+    retried: bool = False
+    elapsed_ms: float = 0.0
+
+
+class Validation(Model):
+    decision: Literal["accept", "retry", "fallback"]
+    failures: list[str] = Field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+class TaskFailure(Model):
+    """What a Catch puts in the state: the error name and its cause."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class TurnState(Model):
+    request: TurnRequest
+    config: TurnConfig
+    understanding: Understanding | None = None
+    route: RouteDecision | None = None
+    answer: Answer | None = None
+    validation: Validation | None = None
+    attempt_failure: TaskFailure | None = None
+    escalation_failure: TaskFailure | None = None
+    retry_failure: TaskFailure | None = None
+    failure: TaskFailure | None = None
+
+    @property
+    def language(self) -> Language:
+        """The language to answer in: classified, else the locale hint, else English."""
+        if self.understanding is not None:
+            return self.understanding.classification.language
+        return Language(self.request.locale or "en")
