@@ -8,7 +8,9 @@ environment comes from its Globals and Environment sections.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,11 +112,15 @@ def start_local_aws(
 
     The environment is process-wide (os.environ) because the handlers run in this process.
     """
+    # The interpreter logs every caught task failure at ERROR; the reply frame already says what failed.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     template = Template(template_path, REGION, overrides=overrides)
     runtime = LambdaRuntime(template)
     models = ModelEndpoint(faults=faults or FaultPlan(), latency_ms=dict(latency_ms or {}))
     server = LocalAwsServer(LocalAwsApp(runtime, models, REGION), port=port)
     server.start()
+    # moto's backends are process-wide: start every stack from a clean slate.
+    urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST"))  # noqa: S310
     env = _aws_env(server.endpoint, server.port)
     os.environ.update(env)
     env.update(template.environment(server.endpoint))

@@ -43,3 +43,9 @@ def env(name: str, default: str | None = None) -> str:
     if value is None:
         raise RuntimeError(f"environment variable {name} is not set (see template.yaml Globals)")
     return value
+
+
+@cache
+def client_for_endpoint(service: str, endpoint_url: str, config: Config = FAST) -> Any:
+    """A client for an endpoint known only at run time (the WebSocket API's @connections URL)."""
+    return boto3.client(service, region_name=region(), endpoint_url=endpoint_url, config=config)

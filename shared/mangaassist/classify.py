@@ -96,7 +96,7 @@ def classify(message: str) -> Classification:
     if task is Task.GREETING and len(folded) > 40 and second > 0:
         task = ranked[1][0]
     confidence = 0.35 if best == 0 else min(0.95, 0.55 + 0.1 * (best - second))
-    length_factor = min(len(folded) / 400, 0.25)
+    length_factor = min(len(folded) / 800, 0.15)
     complexity = min(1.0, _BASE_COMPLEXITY[task] + length_factor + 0.05 * max(len(entities.titles) - 1, 0))
     manga_specific = task in _MANGA_TASKS and (bool(entities.titles) or any(w in folded for w in _MANGA_WORDS))
     return Classification(

@@ -4,7 +4,7 @@ Rules, first match wins:
 1. budget guard: spent today >= 95% of the daily budget -> Haiku only, no escalation;
 2. manga-specific query and a SageMaker endpoint configured -> SageMaker, Haiku as fallback;
 3. peak hours 18:00-24:00 JST and a provisioned Sonnet ARN configured -> provisioned Sonnet;
-4. complex task (complexity >= 0.75) -> on-demand Sonnet;
+4. complex task (complexity >= 0.8) -> on-demand Sonnet;
 5. everything else -> Haiku, escalating to Sonnet on low confidence.
 """
 
@@ -18,7 +18,7 @@ from mangaassist.turn import Classification, RouteDecision, Target, TurnConfig
 
 JST = timezone(timedelta(hours=9))
 BUDGET_GUARD = Decimal("0.95")
-COMPLEX = 0.75
+COMPLEX = 0.8
 PEAK_START_HOUR = 18  # until midnight JST
 
 

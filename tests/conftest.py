@@ -1,0 +1,44 @@
+"""Shared fixtures: the local AWS stack (moto server + in-process handlers) for integration tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mangaassist_local.faults import FaultPlan
+from mangaassist_local.stack import LocalAws, start_local_aws
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    stack = start_local_aws(faults=FaultPlan())
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def faults(local_aws: LocalAws) -> Iterator[FaultPlan]:
+    """The model endpoint's fault plan, cleared after each test."""
+    yield local_aws.models.faults
+    local_aws.models.faults.set([])
+
+
+def turn_input(message: str, locale: str | None = None, session_id: str = "test-session") -> dict[str, Any]:
+    return {"request": {"turn_id": f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:12]}",
+                        "session_id": session_id, "message": message, "locale": locale,
+                        "received_at_ms": int(time.time() * 1000)}}
+
+
+def run_turn(stack: LocalAws, payload: dict[str, Any]) -> dict[str, Any]:
+    """One execution of the real chat-turn machine through StartSyncExecution; returns the reply frame."""
+    from mangaassist import aws
+
+    response = stack.client("stepfunctions", config=aws.SYNC).start_sync_execution(
+        stateMachineArn=stack.state_machine_arn, input=json.dumps(payload, ensure_ascii=False))
+    assert response["status"] == "SUCCEEDED", response
+    return json.loads(response["output"])
