@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from mangaassist.cache import answer_cache, cache_key, cacheable
 from mangaassist.finalize import finalize
 from mangaassist.routing import jst_day
 from mangaassist.services import spend_ledger
@@ -21,5 +22,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         spend_ledger().add(jst_day(datetime.now(UTC)), Decimal(meta["cost_usd"]))
     except Exception:  # noqa: BLE001 - the reply matters more than the spend counter
         logger.exception("could not add the turn's cost to the budget counter")
+    if cacheable(frame):
+        answer_cache().put(cache_key(state.request.message, state.request.locale), frame)
     record_turn(meta)
     return frame

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from mangaassist import aws
+from mangaassist.cache import answer_cache
 from mangaassist.chat import ChatPorts, handle_frame, sync_output
 from mangaassist.connections import ConnectionPoster, management_endpoint
 from mangaassist.frames import decode_body
@@ -26,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     poster = ConnectionPoster(management_endpoint(ctx))
     history = DynamoHistory(aws.table(aws.env("SESSIONS_TABLE")))
     ports = ChatPorts(run_turn=_run_turn, reply=lambda frame: poster.post(ctx["connectionId"], frame),
-                      history=history.recent, record=_record)
+                      history=history.recent, record=_record, cache=answer_cache())
     body, is_base64 = decode_body(event)
     handle_frame(body, is_base64, ctx["connectionId"], ports)
     return {"statusCode": 200}

@@ -98,7 +98,8 @@ def _order(prompt: Prompt, ja: bool) -> str:
     eta = order.get("eta") or ("未定" if ja else "not yet scheduled")
     carrier = order.get("carrier") or ("未定" if ja else "not yet assigned")
     if ja:
-        return f"ご注文 {order['order_id']} の状況は「{order['status']}」です。配送業者: {carrier}、お届け予定日: {eta}。"
+        return (f"ご注文 {order['order_id']} の状況は「{order['status']}」です。"
+                f"配送業者: {carrier}、お届け予定日: {eta}。")
     return f"Your order {order['order_id']} is {order['status']}. Carrier: {carrier}; expected delivery: {eta}."
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from mangaassist.retrieve import product_id
 from mangaassist.store_data import catalog, orders
-
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.lambda_runtime import LambdaRuntime
@@ -107,6 +107,7 @@ def start_local_aws(
     faults: FaultPlan | None = None,
     latency_ms: dict[str, int] | None = None,
     overrides: dict[str, str] | None = None,
+    redis_url: str = "",
 ) -> LocalAws:
     """Start the AWS side on `port` (0 = a free one), create the resources and set the environment.
 
@@ -125,6 +126,8 @@ def start_local_aws(
     os.environ.update(env)
     env.update(template.environment(server.endpoint))
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
+    # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
+    env["REDIS_URL"] = redis_url
     os.environ.update(env)
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
     _create_tables(template, dynamodb)

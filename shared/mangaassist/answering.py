@@ -59,7 +59,8 @@ def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[T
     score = confidence.score(reply.text, reply.stop_reason, classification.task, sources)
     tier = TierCall(
         target=target, model_id=request.model_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-        cost_usd=pricing.cost_usd(target, reply.input_tokens, reply.output_tokens), latency_ms=round(reply.latency_ms, 1),
+        cost_usd=pricing.cost_usd(target, reply.input_tokens, reply.output_tokens),
+        latency_ms=round(reply.latency_ms, 1),
         outcome=Outcome.OK if score >= state.route.confidence_threshold else Outcome.LOW_CONFIDENCE,
     )
     return Answer(text=reply.text, target=target, stop_reason=reply.stop_reason, confidence=score,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from mangaassist.cache import Cache, cache_key, hit_frame
 from mangaassist.fallback import canned_text
 from mangaassist.frames import ProtocolError, error_frame, parse_client_frame
 from mangaassist.sessions import new_turn_id, turn_record
@@ -32,6 +33,7 @@ class ChatPorts:
     reply: Callable[[dict[str, Any]], bool]  # post to the connection; False when it is gone
     history: Callable[[str], list[HistoryItem]]
     record: Callable[[dict[str, Any]], None]  # enqueue the session write
+    cache: Cache | None = None
 
 
 def fallback_frame(turn_id: str, locale: str | None, reason: str) -> dict[str, Any]:
@@ -49,10 +51,16 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
         ports.reply(reply)
         return reply
     received = int(time.time() * 1000)
+    started = time.perf_counter()
     turn_id = new_turn_id(received)
+    cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
+    if cached is not None:
+        answer = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        _deliver(answer, frame.session_id, frame.message, connection_id, ports)
+        return answer
     try:
         history = ports.history(frame.session_id)
-    except Exception:  # noqa: BLE001 - a turn without history beats no turn
+    except Exception:
         logger.exception("could not load the session history")
         history = []
     turn_input = {"request": {"turn_id": turn_id, "session_id": frame.session_id, "message": frame.message,
@@ -60,18 +68,23 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
                               "history": [h.model_dump() for h in history]}}
     try:
         answer = ports.run_turn(turn_input)
-    except Exception:  # noqa: BLE001 - the customer still gets a reply frame
+    except Exception:
         logger.exception("the chat-turn execution could not run")
         answer = None
     if answer is None:
         answer = fallback_frame(turn_id, frame.locale, "error:execution")
+    _deliver(answer, frame.session_id, frame.message, connection_id, ports)
+    return answer
+
+
+def _deliver(answer: dict[str, Any], session_id: str, message: str, connection_id: str, ports: ChatPorts) -> None:
+    """Reply, then record the turn; the reply goes first because the customer is waiting."""
     if not ports.reply(answer):
         logger.info("connection gone before the reply", extra={"connection_id": connection_id})
     try:
-        ports.record(turn_record(frame.session_id, turn_id, frame.message, answer))
-    except Exception:  # noqa: BLE001 - the reply is out; losing the history row is logged, not raised
+        ports.record(turn_record(session_id, answer["turnId"], message, answer))
+    except Exception:
         logger.exception("could not enqueue the session write")
-    return answer
 
 
 def sync_output(response: dict[str, Any]) -> dict[str, Any] | None:

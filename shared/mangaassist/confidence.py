@@ -23,7 +23,8 @@ WEIGHTS = {"stop": 0.30, "hedging": 0.20, "grounding": 0.25, "length": 0.10, "pr
 HEDGES = (
     "i'm not sure", "i am not sure", "not certain", "i don't know", "i do not know", "it's unclear", "it is unclear",
     "i cannot determine", "i can't say", "maybe", "perhaps", "possibly", "might be", "i think", "hard to say",
-    "わかりません", "分かりません", "不明", "かもしれません", "たぶん", "多分", "おそらく", "はっきりしません", "自信がありません",
+    "わかりません", "分かりません", "不明", "かもしれません", "たぶん", "多分", "おそらく", "はっきりしません",
+    "自信がありません",
 )
 
 TASK_PRIOR = {

@@ -23,7 +23,8 @@ _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 _STOP = {"the", "and", "for", "you", "your", "with", "what", "which", "have", "are", "can", "about", "this",
          "that", "how", "does", "any", "manga", "please", "want", "like", "some", "there", "from", "who"}
 # Japanese genre words mapped onto the catalog's English genre vocabulary.
-_GENRE_JA = {"恋愛": "romance", "ラブコメ": "romance", "ホラー": "horror", "スポーツ": "sports", "ファンタジー": "fantasy",
+_GENRE_JA = {"恋愛": "romance", "ラブコメ": "romance", "ホラー": "horror", "スポーツ": "sports",
+             "ファンタジー": "fantasy",
              "ミステリー": "mystery", "推理": "mystery", "料理": "cooking", "グルメ": "cooking", "歴史": "historical",
              "日常": "slice-of-life", "音楽": "music", "学園": "school", "冒険": "adventure", "コメディ": "comedy",
              "バトル": "action", "アクション": "action", "SF": "sci-fi", "少年": "shonen", "少女": "shojo",

@@ -62,7 +62,7 @@ def write_turns(
             if not requests:
                 break
             if attempt < MAX_ROUNDS - 1:
-                sleep(min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
+                sleep(min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt) * random.uniform(0.5, 1.0))
         for request in requests:
             item = request["PutRequest"]["Item"]
             failed.update(owners[(item["sessionId"]["S"], item["turnId"]["S"])])

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from conftest import run_turn, turn_input
 
+from conftest import run_turn, turn_input
 from mangaassist.fallback import CANNED
 from mangaassist.pricing import cost_usd
 from mangaassist.store_data import catalog
