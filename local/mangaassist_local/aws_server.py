@@ -24,6 +24,7 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from mangaassist_local.faults import parse_faults
 from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.template import ACCOUNT
@@ -62,6 +63,8 @@ class LocalAwsApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_mangaassist/faults":
+            return self._faults(Request(environ))(environ, start_response)
         if method == "POST":
             response = self._route(Request(environ), path)
             if response is not None:
@@ -81,6 +84,17 @@ class LocalAwsApp:
         if request.headers.get("X-Amz-Target") == "AWSStepFunctions.StartSyncExecution":
             return self._start_sync_execution(request)
         return None
+
+    def _faults(self, request: Request) -> Response:
+        """GET the model faults in force, PUT {"faults": [...]} to replace them (the CLI's --fault)."""
+        previous = [str(fault) for fault in self.models.faults.faults]
+        if request.method == "PUT":
+            try:
+                specs = request.get_json(force=True)["faults"]
+                self.models.faults.set(parse_faults(specs))
+            except (KeyError, TypeError, ValueError) as error:
+                return Response(json.dumps({"message": str(error)}), status=400, mimetype="application/json")
+        return Response(json.dumps({"previous": previous}), mimetype="application/json")
 
     def _invoke(self, request: Request, name: str) -> Response:
         try:
