@@ -56,7 +56,7 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
     if cached is not None:
         answer = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
-        _deliver(answer, frame.session_id, frame.message, connection_id, ports)
+        _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
         return answer
     try:
         history = ports.history(frame.session_id)
@@ -73,16 +73,17 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
         answer = None
     if answer is None:
         answer = fallback_frame(turn_id, frame.locale, "error:execution")
-    _deliver(answer, frame.session_id, frame.message, connection_id, ports)
+    _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
     return answer
 
 
-def _deliver(answer: dict[str, Any], session_id: str, message: str, connection_id: str, ports: ChatPorts) -> None:
+def _deliver(answer: dict[str, Any], turn_id: str, session_id: str, message: str, connection_id: str,
+             ports: ChatPorts) -> None:
     """Reply, then record the turn; the reply goes first because the customer is waiting."""
     if not ports.reply(answer):
         logger.info("connection gone before the reply", extra={"connection_id": connection_id})
     try:
-        ports.record(turn_record(session_id, answer["turnId"], message, answer))
+        ports.record(turn_record(session_id, turn_id, message, answer))
     except Exception:
         logger.exception("could not enqueue the session write")
 

@@ -17,10 +17,12 @@ _CUES: dict[Task, dict[str, float]] = {
     Task.GREETING: {
         "hello": 2, "hi ": 1.5, "hey": 1.5, "good morning": 2, "good evening": 2, "thanks": 1.5,
         "thank you": 1.5, "こんにちは": 2, "こんばんは": 2, "おはよう": 2, "ありがとう": 1.5, "はじめまして": 2,
+        "よろしく": 2,
     },
     Task.ORDER_STATUS: {
         "my order": 2.5, "order status": 3, "tracking": 2, "track my": 2.5, "where is my": 2.5, "shipped yet": 2.5,
         "delivery date": 1.5, "注文": 2, "配送状況": 3, "追跡": 2.5, "届かない": 2.5, "いつ届": 2.5, "発送": 1.5,
+        "注文番号": 1,
     },
     Task.TRANSLATION: {
         "translate": 3, "translation": 2.5, "in english": 2, "in japanese": 2, "what does": 1, "mean in": 1.5,
@@ -28,7 +30,8 @@ _CUES: dict[Task, dict[str, float]] = {
     },
     Task.SUMMARIZATION: {
         "summary": 3, "summarize": 3, "summarise": 3, "what is": 0.5, "about?": 1.5, "plot": 2, "synopsis": 3,
-        "recap": 2.5, "あらすじ": 3, "要約": 3, "どんな話": 3, "まとめ": 2, "内容": 1.5,
+        "recap": 2.5, "あらすじ": 3, "要約": 3, "どんな話": 3, "まとめ": 2, "内容": 1.5, "what happens in": 3,
+        "story of": 2,
     },
     Task.COMPARISON: {
         "compare": 3, "comparison": 3, " vs ": 2.5, " vs.": 2.5, "versus": 3, "difference between": 3,
@@ -42,7 +45,8 @@ _CUES: dict[Task, dict[str, float]] = {
     Task.RECOMMENDATION: {
         "recommend": 3, "suggest": 2.5, "similar to": 3, "what should i read": 3, "something like": 2.5,
         "if i liked": 2.5, "if i like": 2.5, "good manga": 1.5, "おすすめ": 3, "オススメ": 3, "お勧め": 3,
-        "似ている": 2.5, "似た": 2, "読むべき": 2.5,
+        "似ている": 2.5, "似た": 2, "読むべき": 2.5, "manga like": 3, "anything like": 3, "for beginners": 2,
+        "初心者": 2.5, "向けの": 1.5, "漫画を教えて": 2.5, "マンガを教えて": 2.5,
     },
     Task.PRODUCT_SEARCH: {
         "do you have": 2.5, "in stock": 3, "price": 2, "how much": 2, "buy": 1.5, "available": 1.5,
@@ -54,6 +58,8 @@ _CUES: dict[Task, dict[str, float]] = {
         "pre-order": 2.5, "preorder": 2.5, "cancel": 2, "policy": 2, "opening hours": 2.5, "contact": 1.5,
         "digital": 1.5, "edition": 1.5, "返品": 3, "返金": 3, "送料": 3, "支払": 2.5, "ポイント": 2.5,
         "ラッピング": 3, "予約": 2, "キャンセル": 2.5, "営業時間": 3, "問い合わせ": 2, "電子書籍": 2,
+        "ship to": 3, "do you ship": 3, "international": 2, "how do i cancel": 3, "cash on delivery": 3,
+        "海外発送": 3.5, "代引き": 3, "代金引換": 3,
     },
 }
 

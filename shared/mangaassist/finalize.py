@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from mangaassist.answering import other_tier
+from mangaassist.answering import model_id, other_tier
 from mangaassist.errors import outcome_of
 from mangaassist.fallback import canned_text
 from mangaassist.text import reply_language
@@ -24,7 +24,7 @@ def _failure_tiers(state: TurnState) -> list[TierCall]:
         return []
 
     def failed(target: Target, error: str) -> TierCall:
-        return TierCall(target=target, model_id="", outcome=Outcome(outcome_of(error)))
+        return TierCall(target=target, model_id=model_id(target, state.config), outcome=Outcome(outcome_of(error)))
 
     tiers = []
     if state.answer is None and state.attempt_failure is not None:
@@ -37,8 +37,9 @@ def _failure_tiers(state: TurnState) -> list[TierCall]:
     return tiers
 
 
-def total_cost(tiers: list[TierCall]) -> Decimal:
-    return sum((tier.cost_usd for tier in tiers), Decimal("0"))
+def total_cost(tiers: list[TierCall]) -> str:
+    """The turn's cost: the exact sum of its tiers, as a plain decimal string."""
+    return format(sum((tier.cost_usd for tier in tiers), Decimal("0")), "f")
 
 
 def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]:
@@ -69,11 +70,12 @@ def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]
         "route": ({"target": state.route.target.value, "reason": state.route.reason,
                    "fallback": state.route.fallback.value} if state.route else None),
         "tiers": [tier.model_dump(mode="json") for tier in tiers],
-        "escalated": bool(state.answer and state.answer.escalated),
+        # An escalation that was tried counts, even when it failed.
+        "escalated": bool(state.answer and state.answer.escalated) or state.escalation_failure is not None,
         "confidence": state.answer.confidence if state.answer else None,
         "validation": {"decision": "accept" if accepted else "fallback", "failures": failures},
         "cache": "miss",
-        "cost_usd": str(total_cost(tiers)),
+        "cost_usd": total_cost(tiers),
         "latency_ms": {"total": max(finished - state.request.received_at_ms, 0),
                        **{name: round(ms, 1) for name, ms in stages.items() if ms is not None}},
         "sources": [s.id for s in state.understanding.retrieval.sources] if state.understanding else [],

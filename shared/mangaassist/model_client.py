@@ -18,7 +18,7 @@ from mangaassist.errors import ModelRequestError, ModelThrottledError, ModelTime
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 _TIMEOUT = {"ModelTimeoutException", "RequestTimeout"}
 _UNAVAILABLE = {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException",
-                "ModelErrorException", "InternalFailure", "ServiceUnavailable"}
+                "ModelErrorException", "ModelError", "InternalFailure", "ServiceUnavailable"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _raise_named(error: Exception) -> None:
             raise ModelThrottledError(message) from error
         if code in _TIMEOUT or status == 408:
             raise ModelTimeoutError(message) from error
-        if code in _UNAVAILABLE or status >= 500:
+        if code in _UNAVAILABLE or status >= 500 or status == 424:  # 424: SageMaker's container failed
             raise ModelUnavailableError(message) from error
         raise ModelRequestError(message) from error
     if isinstance(error, ReadTimeoutError | ConnectTimeoutError):

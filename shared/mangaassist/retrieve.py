@@ -19,6 +19,7 @@ from mangaassist.turn import Entities, Retrieval, SourceRef
 
 TOP_K = 5
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]+")
+_HIRAGANA_ONLY = re.compile(r"^[\u3040-\u309f]+$")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 _STOP = {"the", "and", "for", "you", "your", "with", "what", "which", "have", "are", "can", "about", "this",
          "that", "how", "does", "any", "manga", "please", "want", "like", "some", "there", "from", "who"}
@@ -35,7 +36,8 @@ def tokens(text: str) -> list[str]:
     folded = normalize(text)
     words = [w for w in _WORD.findall(folded) if w not in _STOP]
     for run in _CJK_RUN.findall(folded):
-        words.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))  # CJK bigrams
+        # CJK bigrams; hiragana-only ones are grammar (でき, ます, すか), not content.
+        words.extend(bigram for i in range(max(len(run) - 1, 1)) if not _HIRAGANA_ONLY.match(bigram := run[i : i + 2]))
     words.extend(genre for ja, genre in _GENRE_JA.items() if normalize(ja) in folded)
     return words
 

@@ -52,7 +52,8 @@ class Policy:
 
 def normalize(text: str) -> str:
     """Fold width and case so 'ＯＮＥ ＰＩＥＣＥ' and 'one piece' compare equal."""
-    return unicodedata.normalize("NFKC", text).casefold().strip()
+    # NFKC leaves typographic apostrophes alone; "I’m" and "I'm" must compare equal.
+    return unicodedata.normalize("NFKC", text).replace("\u2019", "'").casefold().strip()
 
 
 def _load(name: str) -> Any:

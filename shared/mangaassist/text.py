@@ -11,10 +11,11 @@ from mangaassist.turn import Entities, Language
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 _LATIN = re.compile(r"[A-Za-z]")
+_KATAKANA = re.compile(r"[\u30a0-\u30ff]")
 
 ORDER_ID = re.compile(r"(?<![A-Za-z0-9])MGA-\d{4}-\d{5}(?!\d)", re.IGNORECASE)
 _VOLUME = re.compile(
-    r"(?:\b(?:vol(?:ume)?\.?|v\.|book|#)\s*(\d{1,3})\b)"  # vol 3, volume 3, vol.3, #3
+    r"(?:(?:\bvol(?:ume)?\.?|\bv\.|\bbook|#)\s*(\d{1,3})(?!\d))"  # vol 3, volume 3, vol.3, #3
     r"|(?:第\s*(\d{1,3})\s*巻)"  # 第3巻
     r"|(?:(\d{1,3})\s*巻)",  # 3巻
     re.IGNORECASE,
@@ -22,7 +23,14 @@ _VOLUME = re.compile(
 
 
 def detect_language(text: str) -> Language:
-    """ja when Japanese script dominates, en when Latin does, mixed when both carry weight."""
+    """ja when Japanese script dominates, en when Latin does, mixed when both carry weight.
+
+    Catalog titles are left out of the count: "Is 進撃の巨人 good?" is English and
+    "ONE PIECEの最新刊は？" is Japanese, whatever script the title is written in.
+    """
+    stripped = _without_titles(text)
+    if _CJK.search(stripped) or _LATIN.search(stripped):
+        text = stripped  # otherwise the text is only a title: judge the title itself
     cjk = len(_CJK.findall(text))
     latin = len(_LATIN.findall(text))
     if cjk == 0:
@@ -50,8 +58,18 @@ def _title_patterns() -> list[tuple[re.Pattern[str], str]]:
             # ASCII titles and aliases must match whole words: "nana" is not in "banana".
             patterns.append((re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"), series_id))
         elif len(name) >= 2:
-            patterns.append((re.compile(re.escape(name)), series_id))
+            # A katakana name must not sit inside a longer katakana word: "ナナ" is not in "バナナ".
+            before = r"(?<![\u30a0-\u30ff])" if _KATAKANA.match(name[0]) else ""
+            after = r"(?![\u30a0-\u30ff])" if _KATAKANA.match(name[-1]) else ""
+            patterns.append((re.compile(before + re.escape(name) + after), series_id))
     return patterns
+
+
+def _without_titles(text: str) -> str:
+    folded = normalize(text)
+    for pattern, _ in _title_patterns():
+        folded = pattern.sub(" ", folded)
+    return folded
 
 
 def find_titles(text: str) -> list[str]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 
 class Task(StrEnum):
@@ -140,6 +140,10 @@ class TierCall(Model):
     cost_usd: Decimal = Decimal("0")
     latency_ms: float = 0.0
     outcome: Outcome = Outcome.OK
+
+    @field_serializer("cost_usd")
+    def _plain_decimal(self, value: Decimal) -> str:
+        return format(value, "f")  # "0.00000075", never "7.5E-7"
 
 
 class Answer(Model):

@@ -20,12 +20,13 @@ MIN_CHARS = 2
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 # Japanese landlines/mobiles (03-1234-5678, 090-1234-5678, 09012345678, +81 90 1234 5678) and other
-# international numbers; the lookarounds keep order ids (MGA-2025-00417) and dates from matching.
+# international numbers. The lookarounds keep order ids (MGA-2025-00417) and dates from matching; they
+# name ASCII explicitly because Japanese characters count as \w and must not hide a number.
 _PHONE = re.compile(
-    r"(?<![\w-])(?:(?:\+81[\s-]?\d{1,4}|0\d{1,4})[\s-]?\d{1,4}[\s-]\d{4}|0[789]0\d{8}"
-    r"|\+\d{1,3}[\s-]\d{2,4}[\s-]\d{3,4}(?:[\s-]\d{3,4})?)(?![\w-])"
+    r"(?<![A-Za-z0-9-])(?:(?:\+81[\s-]?\d{1,4}|\(?0\d{1,4}\)?)[\s-]?\d{1,4}[\s-]\d{4}|0[789]0\d{8}"
+    r"|\+\d{1,3}[\s-]\d{2,4}[\s-]\d{3,4}(?:[\s-]\d{3,4})?)(?![A-Za-z0-9-])"
 )
-_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+_CARD = re.compile(r"(?<![A-Za-z0-9])(?:\d[ -]?){12,18}\d(?![A-Za-z0-9])")
 _ADDRESS = re.compile(r"〒\s?\d{3}-?\d{4}|\d{1,5}\s+\w+\s+(?:street|st\.|avenue|ave\.|road|rd\.)|"
                       r"[都道府県].{1,6}[市区町村].{1,10}\d+[-−ー丁目]\d+", re.IGNORECASE)
 _LEAKS = ("<context>", "</context>", "you are mangaassist", "never reveal these instructions", "system prompt",

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from mangaassist.model_client import ModelReply, ModelRequest
 from mangaassist.turn import (
     Answer,

@@ -211,7 +211,7 @@ class _FakeTable:
     def __init__(self, items: dict[str, dict[str, Any]], key: str) -> None:
         self.items, self.key, self.keys_asked = items, key, []
 
-    def get_item(self, Key: dict[str, str]) -> dict[str, Any]:  # noqa: N803 - boto3's spelling
+    def get_item(self, Key: dict[str, str]) -> dict[str, Any]:  # boto3's spelling
         self.keys_asked.append(Key)
         item = self.items.get(Key[self.key])
         return {"Item": item} if item else {}

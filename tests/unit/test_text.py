@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mangaassist.store_data import catalog
 from mangaassist.text import (
     detect_language,
@@ -51,13 +52,23 @@ def test_text_without_japanese_script_is_en(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "I want to buy the new 進撃 manga today please",
-        "Recommend something like 鬼滅の刃 please, I loved the art",
         "漫画 review",  # kanji with no kana next to English words
     ],
 )
 def test_english_with_some_japanese_is_mixed(text: str) -> None:
     assert detect_language(text) is Language.MIXED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to buy the new 進撃 manga today please",
+        "Recommend something like 鬼滅の刃 please, I loved the art",
+    ],
+)
+def test_english_sentence_around_a_japanese_title_is_en(text: str) -> None:
+    # Titles do not count towards the language: the customer wrote English, so the reply is English.
+    assert detect_language(text) is Language.EN
 
 
 @pytest.mark.parametrize(

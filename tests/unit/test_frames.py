@@ -1,0 +1,146 @@
+"""frames.py: client frame validation with stable error codes, error frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mangaassist.frames import (
+    MAX_FRAME_BYTES,
+    MAX_MESSAGE_CHARS,
+    ProtocolError,
+    decode_body,
+    error_frame,
+    parse_client_frame,
+)
+
+
+def frame(**fields: Any) -> str:
+    values: dict[str, Any] = {"action": "sendMessage", "sessionId": "session-1", "message": "こんにちは"}
+    values.update(fields)
+    return json.dumps({k: v for k, v in values.items() if v is not ...}, ensure_ascii=False)
+
+
+def code_of(body: str | None, is_base64: bool = False) -> str:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame(body, is_base64)
+    assert caught.value.message  # every error explains itself
+    return caught.value.code
+
+
+# --- valid frames ------------------------------------------------------------------------------------------------
+
+
+def test_valid_frame() -> None:
+    parsed = parse_client_frame(frame(locale="ja"))
+    assert parsed.action == "sendMessage"
+    assert parsed.session_id == "session-1"
+    assert parsed.message == "こんにちは"
+    assert parsed.locale == "ja"
+
+
+def test_locale_is_optional_and_extra_fields_are_ignored() -> None:
+    parsed = parse_client_frame(frame(clientTime=123))
+    assert parsed.locale is None
+
+
+@pytest.mark.parametrize("session_id", ["a", "abc-DEF_123.x:y", "s" * 128])
+def test_session_id_charset_and_length(session_id: str) -> None:
+    assert parse_client_frame(frame(sessionId=session_id)).session_id == session_id
+
+
+def test_message_at_the_limit_is_accepted() -> None:
+    assert len(parse_client_frame(frame(message="あ" * MAX_MESSAGE_CHARS)).message) == MAX_MESSAGE_CHARS
+
+
+# --- error codes -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [None, "", "   ", "\n"])
+def test_empty_frame(body: str | None) -> None:
+    assert code_of(body) == "EMPTY_FRAME"
+
+
+def test_binary_frame() -> None:
+    assert code_of(frame(), is_base64=True) == "BINARY_NOT_SUPPORTED"
+
+
+def test_frame_too_large() -> None:
+    body = frame(message="a" * MAX_FRAME_BYTES)
+    assert code_of(body) == "FRAME_TOO_LARGE"
+
+
+def test_frame_size_is_counted_in_bytes() -> None:
+    # 11,000 Japanese characters are 33,000 UTF-8 bytes: over the 32 KB frame limit.
+    assert code_of(frame(message="あ" * 11_000)) == "FRAME_TOO_LARGE"
+
+
+@pytest.mark.parametrize("body", ["{", "not json", "{'action': 'sendMessage'}", '{"action": "sendMessage",}'])
+def test_invalid_json(body: str) -> None:
+    assert code_of(body) == "INVALID_JSON"
+
+
+@pytest.mark.parametrize("body", ["[]", '[{"action": "sendMessage"}]', '"sendMessage"', "42", "null"])
+def test_not_an_object(body: str) -> None:
+    assert code_of(body) == "INVALID_FRAME"
+
+
+@pytest.mark.parametrize("action", ["send", "SendMessage", "", None, ...])
+def test_unknown_action(action: Any) -> None:
+    assert code_of(frame(action=action)) == "UNKNOWN_ACTION"
+
+
+@pytest.mark.parametrize("missing", ["sessionId", "message"])
+def test_missing_field(missing: str) -> None:
+    assert code_of(frame(**{missing: ...})) == "MISSING_FIELD"
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n\t"])
+def test_empty_message(message: str) -> None:
+    assert code_of(frame(message=message)) == "EMPTY_MESSAGE"
+
+
+def test_message_too_long() -> None:
+    assert code_of(frame(message="a" * (MAX_MESSAGE_CHARS + 1))) == "MESSAGE_TOO_LONG"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"message": 5},
+        {"message": None},
+        {"message": ["hi"]},
+        {"locale": "fr"},
+        {"locale": "JA"},
+        {"sessionId": "has spaces"},
+        {"sessionId": ""},
+        {"sessionId": "s" * 129},
+        {"sessionId": 12345},
+        {"sessionId": "セッション"},
+    ],
+)
+def test_invalid_field(fields: dict[str, Any]) -> None:
+    assert code_of(frame(**fields)) == "INVALID_FIELD"
+
+
+def test_invalid_field_names_the_field() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame(frame(locale="fr"))
+    assert "locale" in caught.value.message
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def test_decode_body() -> None:
+    assert decode_body({"body": "x", "isBase64Encoded": False}) == ("x", False)
+    assert decode_body({"body": "eA==", "isBase64Encoded": True}) == ("eA==", True)
+    assert decode_body({}) == (None, False)
+
+
+def test_error_frame() -> None:
+    assert error_frame("EMPTY_FRAME", "the frame is empty") == {"type": "error", "code": "EMPTY_FRAME",
+                                                                "message": "the frame is empty"}
+    assert error_frame("X", "y", turn_id="t-1")["turnId"] == "t-1"
