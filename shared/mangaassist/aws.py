@@ -15,8 +15,10 @@ from botocore.config import Config
 
 # Data-plane calls inside a turn: fail fast, let the state machine retry.
 FAST = Config(connect_timeout=1, read_timeout=2, retries={"mode": "adaptive", "max_attempts": 2})
-# Model calls: the FM budget is 1,500 ms p99 but a long answer may take longer; one SDK retry only.
-MODEL = Config(connect_timeout=1, read_timeout=8, retries={"mode": "adaptive", "max_attempts": 2})
+# Model calls: no SDK retries. The state machine retries throttling once with jittered backoff and
+# then falls down the tier chain; SDK retries on top would multiply attempts past the 3 s budget,
+# and adaptive mode's client-side rate limiter would slow the fallback tier after the first is throttled.
+MODEL = Config(connect_timeout=1, read_timeout=8, retries={"mode": "standard", "max_attempts": 1})
 # StartSyncExecution waits for the whole turn. inject_host_prefix=False keeps the
 # "sync-" host prefix off custom endpoints (it is harmless on AWS's own endpoint).
 SYNC = Config(connect_timeout=2, read_timeout=30, retries={"mode": "standard", "max_attempts": 1},
