@@ -41,4 +41,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "setup: redis-server not found; the local stack will use its in-process cache (apt-get install redis-server to add it)"
   fi
 fi
+# The web page test drives Debian's Chromium (no browser downloads); without it that test is skipped.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (web page test)"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }) \
+      || echo "setup: could not install chromium; tests/integration/test_web_page.py will be skipped"
+  else
+    echo "setup: /usr/bin/chromium not found; the web page test will be skipped (apt-get install chromium)"
+  fi
+fi
 echo "setup: ready ($("$VENV/bin/python" --version))"

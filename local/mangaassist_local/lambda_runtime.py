@@ -67,12 +67,13 @@ class LambdaRuntime:
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         spec = self.template.function_by_name(name_or_arn)
-        handler = self._load(spec)
         context = LambdaContext(function_name=self.template.physical_name(spec.logical_id),
                                 invoked_function_arn=self.template.arn(spec.logical_id),
                                 deadline=time.time() + spec.timeout)
-        self.invocations[spec.logical_id] = self.invocations.get(spec.logical_id, 0) + 1
+        with self._lock:
+            self.invocations[spec.logical_id] = self.invocations.get(spec.logical_id, 0) + 1
         try:
+            handler = self._load(spec)  # an import error is the function's error, as in Lambda
             return Invocation(payload=handler(event, context))
         except Exception as error:  # noqa: BLE001 - reported as the function error, as Lambda does
             return Invocation(error=True, payload={

@@ -1,0 +1,140 @@
+"""The `mangaassist` command: run the local stack, chat with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from mangaassist_local.faults import FaultSpecError, parse_faults
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="MangaAssist: the manga store's chat assistant, run locally (no AWS account, no Docker).")
+
+FaultOption = Annotated[list[str] | None, typer.Option(
+    "--fault", help="Inject a model fault: TARGET=KIND[@RATE], TARGET in haiku|sonnet|sagemaker|embeddings, "
+                    "KIND in throttle|error|timeout|slow:MS. Repeatable; also read from MANGAASSIST_FAULTS.")]
+
+
+def _faults(specs: list[str] | None) -> list[Any]:
+    try:
+        return parse_faults(os.environ.get("MANGAASSIST_FAULTS")) + parse_faults(specs or [])
+    except FaultSpecError as error:
+        raise typer.BadParameter(str(error), param_hint="--fault") from None
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the web page, WebSocket and @connections API.")] = 8080,
+    aws_port: Annotated[int, typer.Option(help="Port of the local AWS APIs and model endpoint.")] = 4566,
+    fault: FaultOption = None,
+) -> None:
+    """Start the whole stack and serve until Ctrl-C."""
+    from mangaassist_local.runner import start_stack
+
+    faults = _faults(fault)
+    try:
+        stack = start_stack(port=port, aws_port=aws_port, faults=faults)
+    except OSError as error:
+        typer.echo(f"mangaassist: cannot start: {error} (is another stack running? try --port/--aws-port)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"MangaAssist local stack is ready\n"
+               f"  chat page      {stack.gateway.url}/\n"
+               f"  WebSocket      {stack.gateway.ws_url}\n"
+               f"  health         {stack.gateway.url}/health\n"
+               f"  AWS endpoint   {stack.aws.endpoint}  (moto + Step Functions + local Bedrock/SageMaker)\n"
+               f"  cache          {stack.redis.describe()}\n"
+               f"  faults         {', '.join(map(str, faults)) or 'none'}\n"
+               "Ctrl-C stops it.")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+def _running(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310 - our own local URL
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _set_faults(aws_url: str, specs: list[str]) -> list[str]:
+    """Replace a running stack's faults; returns the ones in force before."""
+    request = urllib.request.Request(  # noqa: S310 - our own local URL
+        f"{aws_url}/_mangaassist/faults", data=json.dumps({"faults": specs}).encode(), method="PUT",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - our own local URL
+        return json.loads(response.read())["previous"]
+
+
+def _send(ws_url: str, frame: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from websockets.sync.client import connect
+
+    with connect(ws_url, open_timeout=5) as socket:
+        socket.send(json.dumps(frame, ensure_ascii=False))
+        return json.loads(socket.recv(timeout=timeout))
+
+
+@app.command()
+def chat(
+    message: Annotated[str, typer.Argument(help="What the customer writes.")],
+    session: Annotated[str | None, typer.Option(help="Session id (history is kept per session).")] = None,
+    locale: Annotated[str | None, typer.Option(help="ja or en (default: detected from the message).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole answer frame.")] = False,
+    url: Annotated[str, typer.Option(help="A running stack's gateway.")] = "http://127.0.0.1:8080",
+    aws_port: Annotated[int, typer.Option(help="A running stack's AWS port (for --fault).")] = 4566,
+    fault: FaultOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 30.0,
+) -> None:
+    """One chat turn through a running local stack, or through an ephemeral one."""
+    if locale not in (None, "ja", "en"):
+        raise typer.BadParameter("expected ja or en", param_hint="--locale")
+    faults = _faults(fault)
+    frame: dict[str, Any] = {"action": "sendMessage", "sessionId": session or f"cli-{uuid.uuid4().hex[:8]}",
+                             "message": message}
+    if locale:
+        frame["locale"] = locale
+    if _running(url):
+        ws_url = url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
+        aws_url = f"http://127.0.0.1:{aws_port}"
+        previous = _set_faults(aws_url, [str(f) for f in faults]) if faults else None
+        try:
+            reply = _send(ws_url, frame, timeout)
+        finally:
+            if previous is not None:
+                _set_faults(aws_url, previous)
+    else:
+        from mangaassist_local.runner import start_stack
+
+        typer.echo("(no stack running: starting an ephemeral one)", err=True)
+        stack = start_stack(faults=faults)
+        try:
+            reply = _send(stack.gateway.ws_url, frame, timeout)
+        finally:
+            stack.stop()
+    if as_json:
+        typer.echo(json.dumps(reply, ensure_ascii=False, indent=2))
+    elif reply.get("type") == "error":
+        typer.echo(f"error {reply.get('code')}: {reply.get('message')}", err=True)
+    else:
+        typer.echo(reply.get("text", ""))
+    if reply.get("type") == "error":
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,42 @@
+"""The whole local stack in one process tree: AWS APIs, model endpoint, gateway, pollers, Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mangaassist_local.faults import Fault, FaultPlan
+from mangaassist_local.gateway import Gateway
+from mangaassist_local.pollers import SqsPollers
+from mangaassist_local.redis_local import LocalRedis, start_redis
+from mangaassist_local.stack import LocalAws, start_local_aws
+
+
+@dataclass
+class LocalStack:
+    aws: LocalAws
+    gateway: Gateway
+    pollers: SqsPollers
+    redis: LocalRedis
+    ready: bool = field(default=False)
+
+    def stop(self) -> None:
+        self.ready = False
+        self.pollers.stop()
+        self.gateway.stop()
+        self.aws.stop()
+        self.redis.stop()
+
+
+def start_stack(port: int = 0, aws_port: int = 0, faults: list[Fault] | None = None,
+                latency_ms: dict[str, int] | None = None) -> LocalStack:
+    redis = start_redis()
+    aws = start_local_aws(port=aws_port, faults=FaultPlan(faults), latency_ms=latency_ms, redis_url=redis.url)
+    holder: dict[str, LocalStack] = {}
+    gateway = Gateway(aws.runtime, aws.template, port=port, ready=lambda: "stack" in holder and holder["stack"].ready)
+    gateway.start()
+    pollers = SqsPollers(aws.runtime, aws.template, aws.endpoint)
+    pollers.start()
+    stack = LocalStack(aws=aws, gateway=gateway, pollers=pollers, redis=redis)
+    holder["stack"] = stack
+    stack.ready = True
+    return stack
