@@ -138,3 +138,7 @@ def chat(
 
 def main() -> None:
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()
