@@ -6,11 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 metrics = Metrics(namespace="MangaAssist", service="mangaassist")
 
 
 def record_turn(meta: dict[str, Any]) -> None:
+    if is_metrics_disabled():
+        # Powertools skips the flush when disabled but still buffers (and prints at 100 values): don't buffer.
+        return
     route = meta.get("route") or {}
     metrics.add_metric(name="Turns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TurnCostUsd", unit=MetricUnit.NoUnit, value=float(meta["cost_usd"]))
