@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mangaassist.pricing import PRICES, cost_usd
+from mangaassist.pricing import DEFAULT_PRICES as PRICES
+from mangaassist.pricing import PriceTableError, cost_usd, parse_price_table
 from mangaassist.turn import Target
 
 tokens = st.integers(min_value=0, max_value=10_000_000)
@@ -91,3 +92,16 @@ def test_sonnet_haiku_ratio_is_exactly_12(input_tokens: int, output_tokens: int)
 def test_cost_is_additive(a_in: int, a_out: int, b_in: int, b_out: int) -> None:
     together = cost_usd(Target.HAIKU, a_in + b_in, a_out + b_out)
     assert together == cost_usd(Target.HAIKU, a_in, a_out) + cost_usd(Target.HAIKU, b_in, b_out)
+
+
+def test_price_table_overrides_one_tier_and_keeps_the_rest() -> None:
+    table = parse_price_table('{"haiku": {"input": "0.30", "output": "1.50"}}')
+    assert table[Target.HAIKU] == (Decimal("0.30"), Decimal("1.50"))
+    assert table[Target.SONNET] == PRICES[Target.SONNET]
+
+
+@pytest.mark.parametrize("text", ['{"haiku": {"input": "x", "output": "1"}}', '{"gpt": {"input": 1, "output": 1}}',
+                                  '{"haiku": {"input": "-1", "output": "1"}}', "[1, 2]", "{not json"])
+def test_bad_price_table_is_a_clear_error(text: str) -> None:
+    with pytest.raises(PriceTableError):
+        parse_price_table(text)
