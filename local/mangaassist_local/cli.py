@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import urllib.error
@@ -24,6 +25,19 @@ FaultOption = Annotated[list[str] | None, typer.Option(
                     "KIND in throttle|error|timeout|slow:MS. Repeatable; also read from MANGAASSIST_FAULTS.")]
 
 
+LatencyOption = Annotated[str | None, typer.Option(
+    "--latency", help="Model latency: zero (default), seed (the seeds' measured profiles) or TIER=MS[,TIER=MS].")]
+
+
+def _latency(spec: str | None) -> Any:
+    from mangaassist_local.latency import Latency, LatencySpecError
+
+    try:
+        return Latency.parse(spec)
+    except LatencySpecError as error:
+        raise typer.BadParameter(str(error), param_hint="--latency") from None
+
+
 def _faults(specs: list[str] | None) -> list[Any]:
     try:
         return parse_faults(os.environ.get("MANGAASSIST_FAULTS")) + parse_faults(specs or [])
@@ -36,13 +50,19 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the web page, WebSocket and @connections API.")] = 8080,
     aws_port: Annotated[int, typer.Option(help="Port of the local AWS APIs and model endpoint.")] = 4566,
     fault: FaultOption = None,
+    latency: LatencyOption = None,
 ) -> None:
     """Start the whole stack and serve until Ctrl-C."""
     from mangaassist_local.runner import start_stack
 
     faults = _faults(fault)
+    delays = _latency(latency)
+    for busy in (port, aws_port):
+        if not _port_free(busy):
+            typer.echo(f"mangaassist: port {busy} is in use (another stack? try --port/--aws-port)", err=True)
+            raise typer.Exit(1)
     try:
-        stack = start_stack(port=port, aws_port=aws_port, faults=faults)
+        stack = start_stack(port=port, aws_port=aws_port, faults=faults, latency=delays)
     except OSError as error:
         typer.echo(f"mangaassist: cannot start: {error} (is another stack running? try --port/--aws-port)", err=True)
         raise typer.Exit(1) from None
@@ -53,6 +73,7 @@ def serve(
                f"  AWS endpoint   {stack.aws.endpoint}  (moto + Step Functions + local Bedrock/SageMaker)\n"
                f"  cache          {stack.redis.describe()}\n"
                f"  faults         {', '.join(map(str, faults)) or 'none'}\n"
+               f"  model latency  {latency or 'zero'}\n"
                "Ctrl-C stops it.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -62,6 +83,15 @@ def serve(
         pass
     finally:
         stack.stop()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _running(url: str) -> bool:
@@ -98,12 +128,14 @@ def chat(
     url: Annotated[str, typer.Option(help="A running stack's gateway.")] = "http://127.0.0.1:8080",
     aws_port: Annotated[int, typer.Option(help="A running stack's AWS port (for --fault).")] = 4566,
     fault: FaultOption = None,
+    latency: LatencyOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 30.0,
 ) -> None:
     """One chat turn through a running local stack, or through an ephemeral one."""
     if locale not in (None, "ja", "en"):
         raise typer.BadParameter("expected ja or en", param_hint="--locale")
     faults = _faults(fault)
+    delays = _latency(latency)
     frame: dict[str, Any] = {"action": "sendMessage", "sessionId": session or f"cli-{uuid.uuid4().hex[:8]}",
                              "message": message}
     if locale:
@@ -121,7 +153,7 @@ def chat(
         from mangaassist_local.runner import start_stack
 
         typer.echo("(no stack running: starting an ephemeral one)", err=True)
-        stack = start_stack(faults=faults)
+        stack = start_stack(faults=faults, latency=delays)
         try:
             reply = _send(stack.gateway.ws_url, frame, timeout)
         finally:
@@ -134,6 +166,21 @@ def chat(
         typer.echo(reply.get("text", ""))
     if reply.get("type") == "error":
         raise typer.Exit(2)
+
+
+@app.command()
+def routes(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines out (the default; kept for symmetry).")] = True,
+    sagemaker_endpoint: Annotated[str, typer.Option(help="Pretend this SageMaker endpoint is configured.")] = "",
+    provisioned_arn: Annotated[str, typer.Option(help="Pretend provisioned Sonnet is configured.")] = "",
+    daily_budget: Annotated[str | None, typer.Option(help="Daily budget in USD (default: template's).")] = None,
+) -> None:
+    """Routing decisions for JSON lines {"text", "at"?, "spent_usd"?} on stdin, without calling a model."""
+    from mangaassist_local.routes import route_lines
+
+    for line in route_lines(sys.stdin, sagemaker_endpoint=sagemaker_endpoint, provisioned_arn=provisioned_arn,
+                            daily_budget=daily_budget):
+        typer.echo(json.dumps(line, ensure_ascii=False))
 
 
 def main() -> None:

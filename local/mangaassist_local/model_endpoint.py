@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from mangaassist_local import local_model
 from mangaassist_local.faults import FaultPlan
+from mangaassist_local.latency import Latency
 
 _ERRORS = {
     "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
@@ -33,7 +34,7 @@ _SM_ERRORS = {
 @dataclass
 class ModelEndpoint:
     faults: FaultPlan = field(default_factory=FaultPlan)
-    latency_ms: dict[str, int] = field(default_factory=dict)  # per tier, zero by default
+    latency: Latency = field(default_factory=Latency)  # per tier, zero by default
     calls: list[dict[str, Any]] = field(default_factory=list)  # what was asked, for tests and the CLI
 
     @staticmethod
@@ -43,13 +44,19 @@ class ModelEndpoint:
             return "embeddings"
         if "haiku" in lowered:
             return "haiku"
-        if "sonnet" in lowered or "provisioned-model" in lowered:
+        if "provisioned-model" in lowered:
+            return "sonnet_provisioned"
+        if "sonnet" in lowered:
             return "sonnet"
         return "sagemaker"
 
+    @staticmethod
+    def fault_target(tier: str) -> str:
+        return "sonnet" if tier == "sonnet_provisioned" else tier  # --fault sonnet=... covers both
+
     def _delay_or_fail(self, tier: str, errors: dict[str, tuple[int, str, str]]) -> Response | None:
-        failure, extra = self.faults.draw(tier)
-        delay = self.latency_ms.get(tier, 0) + extra
+        failure, extra = self.faults.draw(self.fault_target(tier))
+        delay = self.latency.delay_ms(tier) + extra
         if delay:
             time.sleep(delay / 1000)
         self.calls.append({"tier": tier, "failure": failure})

@@ -22,6 +22,7 @@ from mangaassist.store_data import catalog, orders
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.lambda_runtime import LambdaRuntime
+from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.template import Template
 
@@ -105,7 +106,7 @@ def start_local_aws(
     port: int = 0,
     template_path: Path = REPO / "template.yaml",
     faults: FaultPlan | None = None,
-    latency_ms: dict[str, int] | None = None,
+    latency: Latency | None = None,
     overrides: dict[str, str] | None = None,
     redis_url: str = "",
 ) -> LocalAws:
@@ -117,7 +118,7 @@ def start_local_aws(
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     template = Template(template_path, REGION, overrides=overrides)
     runtime = LambdaRuntime(template)
-    models = ModelEndpoint(faults=faults or FaultPlan(), latency_ms=dict(latency_ms or {}))
+    models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
     server = LocalAwsServer(LocalAwsApp(runtime, models, REGION), port=port)
     server.start()
     # moto's backends are process-wide: start every stack from a clean slate.
