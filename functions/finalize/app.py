@@ -9,11 +9,10 @@ from mangaassist.finalize import finalize
 from mangaassist.routing import jst_day
 from mangaassist.services import spend_ledger
 from mangaassist.state_task import logger
-from mangaassist.telemetry import metrics, record_turn
+from mangaassist.telemetry import record_turn
 from mangaassist.turn import TurnState
 
 
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = TurnState.model_validate(event)
     frame = finalize(state)

@@ -54,6 +54,16 @@ class LocalAws:
     def state_machine_arn(self) -> str:
         return self.env["STATE_MACHINE_ARN"]
 
+    def variant_state_machine(self, suffix: str, parameters: dict[str, str]) -> str:
+        """Another copy of the chat-turn machine, built with other template parameters
+        (e.g. SageMakerImageUri set, so manga-specific turns go to the SageMaker model); returns its ARN."""
+        variant = Template(self.template.path, REGION, overrides=parameters)
+        name, definition = variant.state_machine(self.endpoint)
+        created = self.client("stepfunctions").create_state_machine(
+            name=f"{name}-{suffix}", definition=definition, type="EXPRESS",
+            roleArn="arn:aws:iam::123456789012:role/mangaassist-local-states")
+        return str(created["stateMachineArn"])
+
     def stop(self) -> None:
         self.server.stop()
 

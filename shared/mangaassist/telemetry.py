@@ -29,3 +29,4 @@ def record_turn(meta: dict[str, Any]) -> None:
     if route:
         metrics.add_metric(name=f"RoutingDecisions.{route['target']}.{route['reason']}", unit=MetricUnit.Count,
                            value=1)
+    metrics.flush_metrics()  # one EMF line per turn, printed to the function's log

@@ -127,3 +127,36 @@ def test_even_a_broken_turn_gets_a_reply_frame(local_aws):
     assert frame["type"] == "answer" and frame["turnId"] == payload["request"]["turn_id"]
     assert frame["meta"]["validation"]["decision"] == "fallback"
     assert "Sorry" in frame["text"] and KANA.search(frame["text"])
+
+
+@pytest.fixture(scope="module")
+def sagemaker_machine(local_aws):
+    return local_aws.variant_state_machine("sagemaker", {"SageMakerImageUri": "local/manga-model:latest"})
+
+
+def run_on(local_aws, machine_arn: str, message: str) -> dict:
+    import json
+
+    from mangaassist import aws
+
+    response = local_aws.client("stepfunctions", config=aws.SYNC).start_sync_execution(
+        stateMachineArn=machine_arn, input=json.dumps(turn_input(message), ensure_ascii=False))
+    assert response["status"] == "SUCCEEDED", response
+    return json.loads(response["output"])
+
+
+def test_manga_specific_question_goes_to_the_sagemaker_model(local_aws, sagemaker_machine):
+    frame = run_on(local_aws, sagemaker_machine, "Can you summarize Monster?")
+    meta = frame["meta"]
+    assert meta["route"] == {"target": "sagemaker", "reason": "manga_specific", "fallback": "haiku"}
+    assert tier_path(frame) == [("sagemaker", "ok")]
+    assert meta["tiers"][0]["model_id"] == "mangaassist-MangaModelEndpoint"
+    assert meta["cost_usd"] == "0"  # billed per instance hour, not per call
+    assert "Monster" in frame["text"]
+
+
+def test_sagemaker_down_falls_back_to_haiku(local_aws, sagemaker_machine, faults):
+    faults.set(parse_faults("sagemaker=error"))
+    frame = run_on(local_aws, sagemaker_machine, "Can you summarize Monster?")
+    assert tier_path(frame) == [("sagemaker", "error"), ("haiku", "ok")]
+    assert frame["meta"]["validation"]["decision"] == "accept" and "Monster" in frame["text"]
