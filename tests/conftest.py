@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from mangaassist_local.faults import FaultPlan
@@ -21,11 +22,21 @@ def local_aws() -> Iterator[LocalAws]:
     stack.stop()
 
 
+def clear_health(stack: LocalAws) -> None:
+    """Forget the health windows and circuits (kept in the budget table without Redis)."""
+    table = boto3.resource("dynamodb", endpoint_url=stack.endpoint,
+                           region_name="ap-northeast-1").Table(stack.env["BUDGET_TABLE"])
+    for item in table.scan(ProjectionExpression="#d", ExpressionAttributeNames={"#d": "day"})["Items"]:
+        if item["day"].startswith(("health#", "circuit#")):
+            table.delete_item(Key={"day": item["day"]})
+
+
 @pytest.fixture
 def faults(local_aws: LocalAws) -> Iterator[FaultPlan]:
-    """The model endpoint's fault plan, cleared after each test."""
+    """The model endpoint's fault plan; faults and the health they damaged are cleared after each test."""
     yield local_aws.models.faults
     local_aws.models.faults.set([])
+    clear_health(local_aws)
 
 
 def turn_input(message: str, locale: str | None = None, session_id: str = "test-session") -> dict[str, Any]:

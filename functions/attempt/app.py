@@ -6,17 +6,17 @@ The state machine passes {"mode": "first"|"retry", "state": <turn>}.
 from typing import Any
 
 from mangaassist.answering import attempt, retry_other_tier
-from mangaassist.services import model_client
+from mangaassist.services import model_client, observe_model_call
 from mangaassist.state_task import state_task
 from mangaassist.turn import Answer, TurnState
 
 
 def _attempt(state: TurnState) -> Answer:
-    return attempt(state, model_client)
+    return attempt(state, model_client, observe_model_call)
 
 
 def _retry(state: TurnState) -> Answer:
-    return retry_other_tier(state, model_client)
+    return retry_other_tier(state, model_client, observe_model_call)
 
 
 _first, _again = state_task(_attempt), state_task(_retry)

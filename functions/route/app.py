@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime
 
-from mangaassist.routing import decide, jst_day
+from mangaassist.health import CHAIN, health_board
+from mangaassist.routing import avoid_open_circuits, decide, jst_day
 from mangaassist.services import spend_ledger
 from mangaassist.state_task import state_task
 from mangaassist.turn import RouteDecision, TurnState
@@ -13,7 +14,8 @@ def _route(state: TurnState) -> RouteDecision:
         raise ValueError("route needs the classification")
     now = datetime.now(UTC)
     spent = spend_ledger().spent_today(jst_day(now))
-    return decide(state.understanding.classification, state.config, spent, now)
+    decision = decide(state.understanding.classification, state.config, spent, now)
+    return avoid_open_circuits(decision, health_board(), CHAIN)
 
 
 lambda_handler = state_task(_route)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from mangaassist import confidence, pricing
-from mangaassist.errors import outcome_of
+from mangaassist.errors import ModelThrottledError, ModelTimeoutError, outcome_of
 from mangaassist.fallback import canned_text
 from mangaassist.model_client import ModelClient, ModelRequest
 from mangaassist.prompts import MAX_TOKENS, system_prompt
@@ -16,6 +17,17 @@ HISTORY_TURNS = 3
 TEMPERATURE = {Target.HAIKU: 0.3, Target.SAGEMAKER: 0.3}  # Sonnet tiers: 0.5, as in the seed's cascade
 
 ClientFactory = Callable[[Target], ModelClient]
+# Told of every model call (target, latency ms, outcome), so health windows see throttles the
+# state machine retries as well as the calls that end a turn.
+Observer = Callable[[str, float, str], object]
+
+
+def _outcome(error: Exception) -> str:
+    if isinstance(error, ModelThrottledError):
+        return "throttled"
+    if isinstance(error, ModelTimeoutError):
+        return "timeout"
+    return "error"
 
 
 def model_id(target: Target, config: TurnConfig) -> str:
@@ -37,7 +49,8 @@ def _failed_tier(target: Target, failure: TaskFailure, config: TurnConfig) -> Ti
     return TierCall(target=target, model_id=model_id(target, config), outcome=Outcome(outcome_of(failure.error)))
 
 
-def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[TierCall]) -> Answer:
+def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[TierCall],
+         observe: Observer | None = None) -> Answer:
     """Ask `target` for the answer to this turn and score it."""
     if state.understanding is None or state.route is None:
         raise ValueError("attempt needs the understanding and the route in the state")
@@ -55,7 +68,15 @@ def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[T
         max_tokens=MAX_TOKENS[classification.task],
         temperature=TEMPERATURE.get(target, 0.5),
     )
-    reply = clients(target).generate(request)
+    started = time.perf_counter()
+    try:
+        reply = clients(target).generate(request)
+    except Exception as error:
+        if observe is not None:
+            observe(target.value, (time.perf_counter() - started) * 1000, _outcome(error))
+        raise
+    if observe is not None:
+        observe(target.value, reply.latency_ms, "ok")
     score = confidence.score(reply.text, reply.stop_reason, classification.task, sources)
     tier = TierCall(
         target=target, model_id=request.model_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
@@ -67,13 +88,13 @@ def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[T
                   tiers=[*prior, tier])
 
 
-def attempt(state: TurnState, clients: ClientFactory) -> Answer:
+def attempt(state: TurnState, clients: ClientFactory, observe: Observer | None = None) -> Answer:
     """The first call, on the routed target."""
     assert state.route is not None
-    return call(state, state.route.target, clients, prior=[])
+    return call(state, state.route.target, clients, prior=[], observe=observe)
 
 
-def escalate(state: TurnState, clients: ClientFactory) -> Answer:
+def escalate(state: TurnState, clients: ClientFactory, observe: Observer | None = None) -> Answer:
     """After a failed attempt: the route's fallback. After a low-confidence one: its escalation target."""
     if state.route is None:
         raise ValueError("escalate needs the route in the state")
@@ -83,13 +104,13 @@ def escalate(state: TurnState, clients: ClientFactory) -> Answer:
     else:
         prior = list(state.answer.tiers) if state.answer else []
         target = state.route.escalate_to or state.route.fallback
-    answer = call(state, target, clients, prior)
+    answer = call(state, target, clients, prior, observe)
     return answer.model_copy(update={"escalated": True})
 
 
-def retry_other_tier(state: TurnState, clients: ClientFactory) -> Answer:
+def retry_other_tier(state: TurnState, clients: ClientFactory, observe: Observer | None = None) -> Answer:
     """Validation's single retry, on the other tier."""
     if state.answer is None:
         raise ValueError("retry needs a previous answer")
-    answer = call(state, other_tier(state.answer.target), clients, prior=list(state.answer.tiers))
+    answer = call(state, other_tier(state.answer.target), clients, prior=list(state.answer.tiers), observe=observe)
     return answer.model_copy(update={"retried": True, "escalated": state.answer.escalated})

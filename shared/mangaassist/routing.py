@@ -10,6 +10,7 @@ Rules, first match wins:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
@@ -20,6 +21,12 @@ JST = timezone(timedelta(hours=9))
 BUDGET_GUARD = Decimal("0.95")
 COMPLEX = 0.8
 PEAK_START_HOUR = 18  # until midnight JST
+
+
+class Availability(Protocol):
+    """What the router needs of the health board: the first available target of a chain."""
+
+    def choose(self, preferred: Sequence[str], now: float | None = None) -> tuple[str | None, list[str]]: ...
 
 
 class SpendLedger(Protocol):
@@ -57,6 +64,33 @@ def decide(
     if classification.complexity >= COMPLEX:
         return decision(Target.SONNET, "complex_task", Target.HAIKU, None)
     return decision(Target.HAIKU, "default_haiku_first", sonnet, sonnet)
+
+
+def avoid_open_circuits(decision: RouteDecision, health: Availability, chain: dict[str, list[str]],
+                        now: float | None = None) -> RouteDecision:
+    """Move a decision down its fallback chain past targets whose circuit is open.
+
+    Under the budget guard only Haiku may answer, so the chain is Haiku alone. When
+    nothing in the chain is available the turn gets the canned answer.
+    """
+    if decision.target is Target.CANNED:
+        return decision
+    preferred = ["haiku"] if decision.reason == "budget_guard" else chain[decision.target.value]
+    target, skipped = health.choose(preferred, now)
+    if not skipped:
+        return decision
+    reason = f"{decision.reason}+circuit_open:{','.join(skipped)}"
+    if target is None:
+        return decision.model_copy(update={"target": Target.CANNED, "reason": reason, "fallback": Target.CANNED,
+                                           "escalate_to": None})
+    rest = preferred[preferred.index(target) + 1:]
+    fallback, _ = health.choose(rest, now) if rest else (None, [])
+    escalate_to = decision.escalate_to
+    if escalate_to is not None and (escalate_to.value == target or escalate_to.value in skipped):
+        escalate_to = None  # never escalate into an open circuit, nor onto the same tier
+    return decision.model_copy(update={"target": Target(target), "reason": reason,
+                                       "fallback": Target(fallback) if fallback else Target.CANNED,
+                                       "escalate_to": escalate_to})
 
 
 class DynamoSpendLedger:

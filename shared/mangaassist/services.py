@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import cache
 
 from mangaassist import aws
+from mangaassist.health import health_board
 from mangaassist.model_client import BedrockConverseClient, ModelClient, SageMakerTGIClient
 from mangaassist.retrieve import DynamoLookups
 from mangaassist.routing import DynamoSpendLedger
+from mangaassist.state_task import logger
+from mangaassist.telemetry import record_switch
 from mangaassist.turn import Target
 
 
@@ -19,6 +22,15 @@ def lookups() -> DynamoLookups:
 @cache
 def spend_ledger() -> DynamoSpendLedger:
     return DynamoSpendLedger(aws.table(aws.env("BUDGET_TABLE")))
+
+
+def observe_model_call(target: str, latency_ms: float, outcome: str) -> None:
+    """Feed the shared health windows; a call that opens a circuit logs and counts the switch once."""
+    reasons = health_board().record(target, latency_ms, outcome)
+    if reasons:
+        logger.warning("circuit opened: traffic moves down the fallback chain",
+                       extra={"target": target, "reasons": reasons})
+        record_switch(target, reasons)
 
 
 @cache

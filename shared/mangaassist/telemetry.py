@@ -30,3 +30,13 @@ def record_turn(meta: dict[str, Any]) -> None:
         metrics.add_metric(name=f"RoutingDecisions.{route['target']}.{route['reason']}", unit=MetricUnit.Count,
                            value=1)
     metrics.flush_metrics()  # one EMF line per turn, printed to the function's log
+
+
+def record_switch(target: str, reasons: list[str]) -> None:
+    """A circuit opened: traffic for `target` moves down its fallback chain (a pattern switch)."""
+    if is_metrics_disabled():
+        return
+    metrics.add_metric(name="PatternSwitches", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"PatternSwitches.{target}", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="reasons", value=";".join(reasons))
+    metrics.flush_metrics()

@@ -160,3 +160,23 @@ def test_sagemaker_down_falls_back_to_haiku(local_aws, sagemaker_machine, faults
     frame = run_on(local_aws, sagemaker_machine, "Can you summarize Monster?")
     assert tier_path(frame) == [("sagemaker", "error"), ("haiku", "ok")]
     assert frame["meta"]["validation"]["decision"] == "accept" and "Monster" in frame["text"]
+
+
+def test_open_haiku_circuit_moves_traffic_to_sonnet_and_back(local_aws):
+    from conftest import clear_health
+    from mangaassist.health import health_board
+
+    board = health_board()
+    assert board.available("haiku")
+    opened = []
+    for _ in range(25):  # a window of failing Haiku calls, as the Attempt handlers would record them
+        opened += board.record("haiku", 120.0, "error")
+    try:
+        assert any(reason.startswith("error_rate") for reason in opened)
+        frame = run_turn(local_aws, turn_input("Hello!"))
+        route = frame["meta"]["route"]
+        assert route["target"] == "sonnet" and route["reason"] == "default_haiku_first+circuit_open:haiku"
+        assert tier_path(frame) == [("sonnet", "ok")]
+    finally:
+        clear_health(local_aws)
+    assert run_turn(local_aws, turn_input("Hello!"))["meta"]["route"]["target"] == "haiku"
