@@ -15,7 +15,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from mangaassist_local import local_model
+from mangaassist_local import local_embeddings, local_model
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.latency import Latency
 
@@ -86,8 +86,7 @@ class ModelEndpoint:
     def invoke_model(self, request: Request, model_id: str) -> Response:
         tier = self.tier_of(model_id)
         if tier == "embeddings":
-            return Response(json.dumps({"message": "embeddings are served from the understanding issue's endpoint"}),
-                            status=400, headers={"x-amzn-ErrorType": "ValidationException:"})
+            return self.embed(request, model_id)
         if (failed := self._delay_or_fail(tier, _ERRORS)) is not None:
             return failed
         body = json.loads(request.get_data() or b"{}")
@@ -102,6 +101,21 @@ class ModelEndpoint:
                       "content": [{"type": "text", "text": text}], "stop_reason": stop,
                       "usage": {"input_tokens": local_model.count_tokens(system + "".join(texts)),
                                 "output_tokens": local_model.count_tokens(text)}})
+
+    def embed(self, request: Request, model_id: str) -> Response:
+        """Titan Text Embeddings v2's InvokeModel contract, answered by multilingual-e5-small (384 dims)."""
+        if (failed := self._delay_or_fail("embeddings", _ERRORS)) is not None:
+            return failed
+        body = json.loads(request.get_data() or b"{}")
+        text = body.get("inputText")
+        if not isinstance(text, str) or not text:
+            return _validation_error("inputText must be a non-empty string")
+        dimensions = body.get("dimensions", local_embeddings.DIMENSIONS)
+        if dimensions != local_embeddings.DIMENSIONS:
+            return _validation_error(f"the local embeddings model has {local_embeddings.DIMENSIONS} dimensions, "
+                                     f"not {dimensions}: set EmbeddingDimensions={local_embeddings.DIMENSIONS}")
+        vector = local_embeddings.embed(text)
+        return _json({"embedding": vector, "inputTextTokenCount": local_model.count_tokens(text)})
 
     def invoke_endpoint(self, request: Request, endpoint: str) -> Response:
         if (failed := self._delay_or_fail("sagemaker", _SM_ERRORS)) is not None:
@@ -118,6 +132,11 @@ class ModelEndpoint:
         if params.get("decoder_input_details"):
             details["prefill"] = [{"id": n} for n in range(local_model.count_tokens(transcript))]
         return _json([{"generated_text": text, "details": details}])
+
+
+def _validation_error(message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=400, mimetype="application/json",
+                    headers={"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/coral/"})
 
 
 def _block(transcript: str, tag: str) -> str:

@@ -17,8 +17,11 @@ from typing import Any
 
 import boto3
 
+from mangaassist.classify import train_task_model
 from mangaassist.retrieve import product_id
 from mangaassist.store_data import catalog, orders
+from mangaassist.task_model import training_fingerprint
+from mangaassist_local import local_embeddings
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.lambda_runtime import LambdaRuntime
@@ -28,6 +31,9 @@ from mangaassist_local.template import Template
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
+# The local embeddings model is multilingual-e5-small: 384 dimensions, with e5's prefixes.
+LOCAL_PARAMETERS = {"EmbeddingDimensions": "384", "EmbeddingQueryPrefix": "query: ",
+                    "EmbeddingPassagePrefix": "passage: "}
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 _QUEUE_ATTRS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                 "MaximumMessageSize")
@@ -57,7 +63,7 @@ class LocalAws:
     def variant_state_machine(self, suffix: str, parameters: dict[str, str]) -> str:
         """Another copy of the chat-turn machine, built with other template parameters
         (e.g. SageMakerImageUri set, so manga-specific turns go to the SageMaker model); returns its ARN."""
-        variant = Template(self.template.path, REGION, overrides=parameters)
+        variant = Template(self.template.path, REGION, overrides={**LOCAL_PARAMETERS, **parameters})
         name, definition = variant.state_machine(self.endpoint)
         created = self.client("stepfunctions").create_state_machine(
             name=f"{name}-{suffix}", definition=definition, type="EXPRESS",
@@ -112,6 +118,19 @@ def _seed_store(env: dict[str, str], dynamodb: Any) -> None:
             batch.put_item(Item={"orderId": order["order_id"], **{k: v for k, v in order.items() if v is not None}})
 
 
+def ensure_task_model(embedding_model_id: str, query_prefix: str) -> Path:
+    """The learned classifier for the local embeddings, trained from the repo's labelled set at first start
+    (about 20 s) and cached by a fingerprint of the data and the embedding space."""
+    cache_dir = Path(os.environ.get("MANGAASSIST_CACHE") or Path.home() / ".cache" / "mangaassist")
+    path = cache_dir / f"task_model-{training_fingerprint(embedding_model_id, local_embeddings.DIMENSIONS)}.npz"
+    if not path.exists():
+        model = train_task_model(lambda text: local_embeddings.embed(query_prefix + text), embedding_model_id)
+        partial = path.with_suffix(".tmp.npz")
+        model.save(partial)
+        partial.replace(path)  # atomic: a crash never leaves half a model behind
+    return path
+
+
 def start_local_aws(
     port: int = 0,
     template_path: Path = REPO / "template.yaml",
@@ -126,6 +145,7 @@ def start_local_aws(
     """
     # The interpreter logs every caught task failure at ERROR; the reply frame already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+    overrides = {**LOCAL_PARAMETERS, **(overrides or {})}
     template = Template(template_path, REGION, overrides=overrides)
     runtime = LambdaRuntime(template)
     models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
@@ -137,6 +157,7 @@ def start_local_aws(
     os.environ.update(env)
     env.update(template.environment(server.endpoint))
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
+    env["CLASSIFIER_MODEL_PATH"] = str(ensure_task_model(env["EMBEDDING_MODEL_ID"], env["EMBEDDING_QUERY_PREFIX"]))
     # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
     env["REDIS_URL"] = redis_url
     os.environ.update(env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from mangaassist import aws
+from mangaassist.embeddings import BedrockTitanEmbedder, EmbeddingConfig
 from mangaassist.health import health_board
 from mangaassist.model_client import BedrockConverseClient, ModelClient, SageMakerTGIClient
 from mangaassist.retrieve import DynamoLookups
@@ -31,6 +32,11 @@ def observe_model_call(target: str, latency_ms: float, outcome: str) -> None:
         logger.warning("circuit opened: traffic moves down the fallback chain",
                        extra={"target": target, "reasons": reasons})
         record_switch(target, reasons)
+
+
+@cache
+def embedder() -> BedrockTitanEmbedder:
+    return BedrockTitanEmbedder(aws.client("bedrock-runtime", aws.FAST), EmbeddingConfig.from_env())
 
 
 @cache

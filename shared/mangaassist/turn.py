@@ -86,6 +86,14 @@ class TurnConfig(Model):
         return threshold
 
 
+class QueryEmbedding(Model):
+    """The user message's embedding, computed once per turn (EmbedQuery) for Classify and Retrieve."""
+
+    model_id: str
+    vector: list[float]
+    elapsed_ms: float = 0.0
+
+
 class Entities(Model):
     titles: list[str] = Field(default_factory=list)  # catalog series ids
     volumes: list[int] = Field(default_factory=list)
@@ -174,6 +182,7 @@ class TaskFailure(Model):
 class TurnState(Model):
     request: TurnRequest
     config: TurnConfig
+    query_embedding: QueryEmbedding | None = None
     understanding: Understanding | None = None
     route: RouteDecision | None = None
     answer: Answer | None = None
@@ -182,6 +191,7 @@ class TurnState(Model):
     escalation_failure: TaskFailure | None = None
     retry_failure: TaskFailure | None = None
     failure: TaskFailure | None = None
+    embedding_failure: TaskFailure | None = None
 
     @property
     def language(self) -> Language:

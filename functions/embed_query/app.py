@@ -1,0 +1,13 @@
+"""EmbedQuery state: the user message's embedding, once per turn."""
+
+from mangaassist.services import embedder
+from mangaassist.state_task import state_task
+from mangaassist.turn import QueryEmbedding, TurnState
+
+
+def _embed(state: TurnState) -> QueryEmbedding:
+    model = embedder()
+    return QueryEmbedding(model_id=model.model_id, vector=model.embed_query(state.request.message))
+
+
+lambda_handler = state_task(_embed)
