@@ -183,6 +183,32 @@ def routes(
         typer.echo(json.dumps(line, ensure_ascii=False))
 
 
+@app.command("classify")
+def classify_command() -> None:
+    """Classify JSON lines {"text": ...} from stdin: task, language, complexity, manga_specific, confidence,
+    entities. Uses the local embeddings and the learned classifier (trained from the repo on first use)."""
+    from mangaassist_local.understand import classify_lines
+
+    for line in classify_lines(sys.stdin):
+        typer.echo(json.dumps(line, ensure_ascii=False))
+
+
+@app.command("train-classifier")
+def train_classifier_command(
+    out: Annotated[str, typer.Option(help="Where to write the model (the layer ships the default path).")] =
+        "shared/mangaassist/data/models/task_model.npz",
+    bedrock: Annotated[bool, typer.Option(help="Embed with Bedrock (EMBEDDING_MODEL_ID, AWS credentials) for a "
+                                               "deployment, instead of the local e5 model.")] = False,
+) -> None:
+    """Train the task classifier from the repo's labelled questions in the deployment's embedding space."""
+    from pathlib import Path
+
+    from mangaassist_local.understand import train_classifier
+
+    model = train_classifier(Path(out), bedrock)
+    typer.echo(f"wrote {out}: {len(model.labels)} tasks, {model.dimensions} dimensions of {model.embedding_model_id}")
+
+
 def main() -> None:
     sys.exit(app())
 

@@ -48,3 +48,18 @@ def test_an_empty_message_is_reported_as_a_protocol_error():
     result = run("chat", "   ", "--url", NOWHERE)
     assert result.returncode == 2
     assert "EMPTY_MESSAGE" in result.stderr
+
+
+def test_classify_reads_json_lines_and_answers_bad_lines_with_errors():
+    lines = "\n".join(['{"text": "ワンピースの105巻ありますか？"}', "not json", '{"text": ""}',
+                       '{"text": "Where is my order MGA-2025-00417?"}']) + "\n"
+    result = subprocess.run([*CLI, "classify"], input=lines, capture_output=True, text=True, timeout=180,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 4
+    assert out[0]["task"] == "product_search" and out[0]["language"] == "ja"
+    assert out[0]["entities"] == {"titles": ["one-piece"], "volumes": [105], "order_ids": []}
+    assert out[1]["line"] == 2 and "error" in out[1] and out[2]["line"] == 3
+    assert out[3]["task"] == "order_status" and 0 <= out[3]["confidence"] <= 1
+    assert {"complexity", "manga_specific"} <= set(out[3])

@@ -1,0 +1,56 @@
+"""`mangaassist classify` and `mangaassist train-classifier`: the understanding tools on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mangaassist.classify import classify, train_task_model
+from mangaassist.task_model import TaskModel
+from mangaassist.turn import QueryEmbedding
+from mangaassist_local import local_embeddings
+from mangaassist_local.stack import LOCAL_PARAMETERS, REGION, REPO, ensure_task_model
+from mangaassist_local.template import Template
+
+LOCAL_QUERY_PREFIX = LOCAL_PARAMETERS["EmbeddingQueryPrefix"]
+
+
+def _embedding_model_id() -> str:
+    return Template(REPO / "template.yaml", REGION).parameters["EmbeddingModelId"]
+
+
+def classify_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """One JSON object per input line {"text": ...}: the classification, or an error for a bad line."""
+    model_id = _embedding_model_id()
+    model = TaskModel.load(ensure_task_model(model_id, LOCAL_QUERY_PREFIX))
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item["text"].strip():
+                raise ValueError('expected an object with a non-empty "text"')
+        except ValueError as error:
+            yield {"line": number, "error": str(error)}
+            continue
+        vector = local_embeddings.embed(LOCAL_QUERY_PREFIX + item["text"])
+        result = classify(item["text"], QueryEmbedding(model_id=model_id, vector=vector), model)
+        yield {"text": item["text"], **result.model_dump(mode="json", exclude={"elapsed_ms"})}
+
+
+def train_classifier(out: Path, bedrock: bool) -> TaskModel:
+    """Train the classifier for the deployed embeddings (Titan via Bedrock, with AWS credentials) or the local ones."""
+    if bedrock:
+        from mangaassist import aws
+        from mangaassist.embeddings import BedrockTitanEmbedder, EmbeddingConfig
+
+        embedder = BedrockTitanEmbedder(aws.client("bedrock-runtime", aws.FAST), EmbeddingConfig.from_env())
+        model = train_task_model(embedder.embed_query, embedder.model_id)
+    else:
+        model = train_task_model(lambda text: local_embeddings.embed(LOCAL_QUERY_PREFIX + text),
+                                 os.environ.get("EMBEDDING_MODEL_ID") or _embedding_model_id())
+    model.save(out)
+    return model
