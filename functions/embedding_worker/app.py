@@ -1,20 +1,35 @@
-"""embedding_worker: not built yet (the understanding issue adds Titan/e5 embeddings and the vector index).
+"""embedding_worker: a batch of documents from the embeddings queue -> embeddings -> the vector index.
 
-Until then every record fails loudly, so documents stay in the queue and reach
-the DLQ instead of being dropped as if indexed.
+Malformed documents fail alone; documents the index rejects are reported as failed
+messages (SQS redelivers them, then parks them in the DLQ). An embedding or index
+outage fails the whole batch, which SQS redelivers: nothing accepted is lost.
 """
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+from mangaassist.documents import Document
+from mangaassist.ingest import index_documents, parse_document
+from mangaassist.services import embedder, vector_store
 
-
-def _not_built(record: SQSRecord) -> None:
-    raise NotImplementedError("the embedding pipeline is not built yet; the document was not indexed")
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=_not_built, processor=processor, context=context)
+    store = vector_store()
+    if store is None:
+        raise RuntimeError("no vector store configured (OPENSEARCH_ENDPOINT or VECTOR_INDEX_PATH)")
+    parsed: dict[str, Document] = {}
+
+    def record_handler(record: SQSRecord) -> None:
+        parsed[record.message_id] = parse_document(record.body)
+
+    with processor(records=event["Records"], handler=record_handler):
+        processor.process()
+    response = processor.response()
+    failed = set(index_documents(list(parsed.values()), embedder(), store))
+    response["batchItemFailures"] += [{"itemIdentifier": message_id}
+                                      for message_id, doc in parsed.items() if doc.id in failed]
+    return response

@@ -1,13 +1,13 @@
 """Retrieve state: catalog and policy sources plus exact product and order lookups."""
 
 from mangaassist.retrieve import retrieve
-from mangaassist.services import lookups
+from mangaassist.services import lookups, vector_store
 from mangaassist.state_task import state_task
 from mangaassist.turn import Retrieval, TurnState
 
 
 def _retrieve(state: TurnState) -> Retrieval:
-    return retrieve(state.request.message, lookups())
+    return retrieve(state.request.message, lookups(), state.query_embedding, vector_store())
 
 
 lambda_handler = state_task(_retrieve)

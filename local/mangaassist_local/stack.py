@@ -7,6 +7,7 @@ environment comes from its Globals and Environment sections.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,9 +19,11 @@ from typing import Any
 import boto3
 
 from mangaassist.classify import train_task_model
+from mangaassist.documents import store_documents
 from mangaassist.retrieve import product_id
 from mangaassist.store_data import catalog, orders
 from mangaassist.task_model import training_fingerprint
+from mangaassist.vector_store import EmbeddedVectorStore, content_hash
 from mangaassist_local import local_embeddings
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
 from mangaassist_local.faults import FaultPlan
@@ -121,14 +124,31 @@ def _seed_store(env: dict[str, str], dynamodb: Any) -> None:
 def ensure_task_model(embedding_model_id: str, query_prefix: str) -> Path:
     """The learned classifier for the local embeddings, trained from the repo's labelled set at first start
     (about 20 s) and cached by a fingerprint of the data and the embedding space."""
-    cache_dir = Path(os.environ.get("MANGAASSIST_CACHE") or Path.home() / ".cache" / "mangaassist")
-    path = cache_dir / f"task_model-{training_fingerprint(embedding_model_id, local_embeddings.DIMENSIONS)}.npz"
+    path = cache_root() / f"task_model-{training_fingerprint(embedding_model_id, local_embeddings.DIMENSIONS)}.npz"
     if not path.exists():
         model = train_task_model(lambda text: local_embeddings.embed(query_prefix + text), embedding_model_id)
         partial = path.with_suffix(".tmp.npz")
         model.save(partial)
         partial.replace(path)  # atomic: a crash never leaves half a model behind
     return path
+
+
+def ensure_store_index(passage_prefix: str) -> Path:
+    """The embedded vector index of the bundled catalog and policies, embedded with the local model at first
+    start and cached by the documents' content (the embedding worker adds to it at run time)."""
+    docs = store_documents()
+    digest = hashlib.sha256("".join(content_hash(d) for d in docs).encode() + passage_prefix.encode()).hexdigest()
+    path = cache_root() / f"index-{digest[:16]}"
+    store = EmbeddedVectorStore(path)
+    indexed = store.hashes()
+    missing = [doc for doc in docs if indexed.get(doc.id) != content_hash(doc)]
+    if missing:
+        store.upsert(missing, [local_embeddings.embed(passage_prefix + doc.text) for doc in missing])
+    return path
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MANGAASSIST_CACHE") or Path.home() / ".cache" / "mangaassist")
 
 
 def start_local_aws(
@@ -158,6 +178,9 @@ def start_local_aws(
     env.update(template.environment(server.endpoint))
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
     env["CLASSIFIER_MODEL_PATH"] = str(ensure_task_model(env["EMBEDDING_MODEL_ID"], env["EMBEDDING_QUERY_PREFIX"]))
+    # No OpenSearch k-NN server can run here: the embedded index stands in for the collection.
+    env["OPENSEARCH_ENDPOINT"] = ""
+    env["VECTOR_INDEX_PATH"] = str(ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"]))
     # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
     env["REDIS_URL"] = redis_url
     os.environ.update(env)

@@ -1,8 +1,9 @@
 """Retrieve: the sources a turn's answer may rest on.
 
-Keyword retrieval over the bundled catalog and policies (the understanding
-issue swaps in hybrid BM25 + k-NN behind the same function), plus exact
-lookups in DynamoDB: product by series and volume, order by id.
+Hybrid BM25 + k-NN search in the vector store with the turn's query embedding;
+keyword retrieval over the bundled catalog and policies when there is no store or
+no embedding (EmbedQuery failed). Plus exact lookups in DynamoDB: product by
+series and volume, order by id.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, Protocol
 
-from mangaassist.store_data import catalog, normalize, policies
+from mangaassist.store_data import Policy, Series, catalog, normalize, policies
 from mangaassist.text import extract_entities
-from mangaassist.turn import Entities, Retrieval, SourceRef
+from mangaassist.turn import Entities, QueryEmbedding, Retrieval, SourceRef
 
 TOP_K = 5
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]+")
@@ -49,19 +51,35 @@ class _Doc:
         self.boost = set(tokens(boost))  # title/keyword terms weigh double
 
 
+def series_ref(s: Series, score: float = 0.0) -> SourceRef:
+    return SourceRef(kind="series", id=s.id, title=f"{s.title_en} ({s.title_ja})", snippet=s.synopsis_en[:160],
+                     score=score, facts={"author": s.author, "volumes": s.volumes, "status": s.status,
+                                         "price_jpy": s.price_jpy, "demographic": s.demographic})
+
+
+def policy_ref(p: Policy, score: float = 0.0) -> SourceRef:
+    return SourceRef(kind="policy", id=p.id, title=p.title_en, snippet=p.body_en[:200], score=score)
+
+
+def ref_for(doc_id: str, score: float) -> SourceRef | None:
+    """The source for a vector-store hit ("series:one-piece"), or None if the store knows more than the catalog."""
+    kind, _, key = doc_id.partition(":")
+    if kind == "series" and key in catalog():
+        return series_ref(catalog()[key], score)
+    if kind == "policy" and key in policies():
+        return policy_ref(policies()[key], score)
+    return None
+
+
 @cache
 def _corpus() -> tuple[list[_Doc], dict[str, float]]:
     docs: list[_Doc] = []
     for s in catalog().values():
-        ref = SourceRef(kind="series", id=s.id, title=f"{s.title_en} ({s.title_ja})", snippet=s.synopsis_en[:160],
-                        facts={"author": s.author, "volumes": s.volumes, "status": s.status, "price_jpy": s.price_jpy,
-                               "demographic": s.demographic})
         text = " ".join([*s.names(), s.author, s.demographic, *s.genres, s.synopsis_en, s.synopsis_ja])
-        docs.append(_Doc(ref, text, " ".join([*s.names(), *s.genres])))
+        docs.append(_Doc(series_ref(s), text, " ".join([*s.names(), *s.genres])))
     for p in policies().values():
-        ref = SourceRef(kind="policy", id=p.id, title=p.title_en, snippet=p.body_en[:200])
         text = " ".join([p.title_en, p.title_ja, p.body_en, p.body_ja, *p.keywords])
-        docs.append(_Doc(ref, text, " ".join([p.title_en, p.title_ja, *p.keywords])))
+        docs.append(_Doc(policy_ref(p), text, " ".join([p.title_en, p.title_ja, *p.keywords])))
     df = Counter(term for doc in docs for term in doc.terms)
     idf = {term: math.log(1 + len(docs) / count) for term, count in df.items()}
     return docs, idf
@@ -120,7 +138,23 @@ def _order_ref(item: dict[str, Any]) -> SourceRef:
                             "placed_at": item.get("placed_at")})
 
 
-def retrieve(message: str, lookups: ExactLookups) -> Retrieval:
+class Searcher(Protocol):
+    def search(self, text: str, vector: Sequence[float] | None, k: int = TOP_K, kinds: Sequence[str] | None = None,
+               mode: str = "hybrid") -> list[Any]: ...
+
+
+def semantic_search(message: str, entities: Entities, vector: Sequence[float], store: Searcher,
+                    k: int = TOP_K) -> list[SourceRef]:
+    """Hybrid search; a series named in the question is put first (the exact evidence beats similarity)."""
+    refs = [ref for hit in store.search(message, vector, k=k + len(entities.titles))
+            if (ref := ref_for(hit.id, hit.score)) is not None]
+    named = [series_ref(catalog()[sid], 1.0) for sid in entities.titles if sid in catalog()]
+    merged = {(ref.kind, ref.id): ref for ref in [*named, *refs]}
+    return list(merged.values())[:k]
+
+
+def retrieve(message: str, lookups: ExactLookups, embedding: QueryEmbedding | None = None,
+             store: Searcher | None = None) -> Retrieval:
     entities = extract_entities(message)
     sources: list[SourceRef] = []
     for order_id in entities.order_ids[:3]:
@@ -132,5 +166,8 @@ def retrieve(message: str, lookups: ExactLookups) -> Retrieval:
             item = lookups.product(series_id, volume)
             if item is not None:
                 sources.append(_product_ref(item))
-    sources.extend(keyword_search(message, entities))
+    if store is not None and embedding is not None:
+        sources.extend(semantic_search(message, entities, embedding.vector, store))
+    else:
+        sources.extend(keyword_search(message, entities))
     return Retrieval(sources=sources)

@@ -13,6 +13,7 @@ from mangaassist.routing import DynamoSpendLedger
 from mangaassist.state_task import logger
 from mangaassist.telemetry import record_switch
 from mangaassist.turn import Target
+from mangaassist.vector_store import VectorStore, store_from_env
 
 
 @cache
@@ -32,6 +33,11 @@ def observe_model_call(target: str, latency_ms: float, outcome: str) -> None:
         logger.warning("circuit opened: traffic moves down the fallback chain",
                        extra={"target": target, "reasons": reasons})
         record_switch(target, reasons)
+
+
+@cache
+def vector_store() -> VectorStore | None:
+    return store_from_env()
 
 
 @cache

@@ -1,0 +1,51 @@
+"""Retrieval quality on the labelled retrieval set: recall@5 and MRR (not a test).
+
+Scores the three modes of the embedded vector index (hybrid BM25 + k-NN, vector only,
+BM25 only) and the keyword fallback Retrieve uses without embeddings, per language.
+
+    .venv/bin/python scripts/eval_retrieval.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+
+from mangaassist.retrieve import keyword_search
+from mangaassist.text import extract_entities
+from mangaassist.vector_store import EmbeddedVectorStore
+from mangaassist_local import local_embeddings
+from mangaassist_local.stack import LOCAL_PARAMETERS, ensure_store_index
+
+K = 5
+
+
+def main() -> None:
+    text = resources.files("mangaassist.data").joinpath("eval/retrieval.jsonl").read_text("utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    store = EmbeddedVectorStore(Path(ensure_store_index(LOCAL_PARAMETERS["EmbeddingPassagePrefix"])))
+    prefix = LOCAL_PARAMETERS["EmbeddingQueryPrefix"]
+    results: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        vector = local_embeddings.embed(prefix + row["query"])
+        relevant = set(row["relevant"])
+        ranked = {mode: [hit.id for hit in store.search(row["query"], vector, k=K, mode=mode)]
+                  for mode in ("hybrid", "vector", "keyword")}
+        ranked["fallback"] = [f"{ref.kind}:{ref.id}" for ref in
+                              keyword_search(row["query"], extract_entities(row["query"]), k=K)]
+        for mode, ids in ranked.items():
+            recall = len(relevant & set(ids)) / len(relevant)
+            rr = next((1 / rank for rank, doc_id in enumerate(ids, 1) if doc_id in relevant), 0.0)
+            for key in ("all", row["language"]):
+                results[mode][key].append((recall, rr))
+    print(f"retrieval set: {len(rows)} queries; recall@{K} / MRR")
+    for mode, by_key in results.items():
+        print(f"{mode:9}" + "".join(
+            f"  {key}: {sum(r for r, _ in v) / len(v):.3f} / {sum(m for _, m in v) / len(v):.3f} (n={len(v)})"
+            for key, v in sorted(by_key.items(), key=lambda kv: kv[0] != "all")))
+
+
+if __name__ == "__main__":
+    main()
