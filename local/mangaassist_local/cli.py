@@ -183,6 +183,26 @@ def routes(
         typer.echo(json.dumps(line, ensure_ascii=False))
 
 
+@app.command()
+def ingest(
+    path: Annotated[str | None, typer.Argument(help="A JSON array or JSON-lines file of documents "
+                                                     "{id, kind, title, text, fields}.")] = None,
+    store: Annotated[bool, typer.Option("--store", help="Ingest the bundled catalog and policies.")] = False,
+    aws_port: Annotated[int, typer.Option(help="The running stack's AWS port.")] = 4566,
+) -> None:
+    """Send documents to the embeddings queue of a running local stack; the embedding worker indexes them."""
+    from mangaassist_local.understand import IngestError, ingest_documents
+
+    if (path is None) == (not store):
+        raise typer.BadParameter("give a PATH or --store (not both)")
+    try:
+        sent = ingest_documents(path, store, f"http://127.0.0.1:{aws_port}")
+    except IngestError as error:
+        typer.echo(f"mangaassist ingest: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"sent {sent} documents to the embeddings queue")
+
+
 @app.command("classify")
 def classify_command() -> None:
     """Classify JSON lines {"text": ...} from stdin: task, language, complexity, manga_specific, confidence,

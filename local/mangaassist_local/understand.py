@@ -8,7 +8,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mangaassist.classify import classify, train_task_model
+from mangaassist.documents import Document, store_documents
+from mangaassist.ingest import enqueue
 from mangaassist.task_model import TaskModel
 from mangaassist.turn import QueryEmbedding
 from mangaassist_local import local_embeddings
@@ -39,6 +43,51 @@ def classify_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
         vector = local_embeddings.embed(LOCAL_QUERY_PREFIX + item["text"])
         result = classify(item["text"], QueryEmbedding(model_id=model_id, vector=vector), model)
         yield {"text": item["text"], **result.model_dump(mode="json", exclude={"elapsed_ms"})}
+
+
+class IngestError(Exception):
+    pass
+
+
+def read_documents(path: Path) -> list[Document]:
+    """Documents from a JSON array or JSON-lines file; every problem is reported with its place."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as error:
+        raise IngestError(f"cannot read {path}: {error.strerror}") from None
+    stripped = text.lstrip()
+    try:
+        items = json.loads(text) if stripped.startswith("[") else \
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as error:
+        raise IngestError(f"{path} is neither a JSON array nor JSON lines: {error}") from None
+    docs, problems = [], []
+    for n, item in enumerate(items, 1):
+        try:
+            docs.append(Document.model_validate(item))
+        except ValidationError as error:
+            first = error.errors()[0]
+            problems.append(f"document {n}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    if problems:
+        raise IngestError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+    return docs
+
+
+def ingest_documents(path: str | None, bundled: bool, endpoint: str) -> int:
+    """Send to the running stack's embeddings queue; nothing is sent unless every document is valid."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    docs = store_documents() if bundled else read_documents(Path(path or ""))
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
+                       aws_secret_access_key="local")  # noqa: S106 - the local stack takes any key
+    template = Template(REPO / "template.yaml", REGION)
+    try:
+        queue_url = sqs.get_queue_url(QueueName=template.physical_name("EmbeddingsQueue"))["QueueUrl"]
+        return enqueue(sqs, queue_url, docs)
+    except (BotoCoreError, ClientError) as error:
+        raise IngestError(f"no local stack answers at {endpoint} ({error}); start one with `mangaassist serve`") \
+            from None
 
 
 def train_classifier(out: Path, bedrock: bool) -> TaskModel:
