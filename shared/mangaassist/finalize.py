@@ -55,6 +55,7 @@ def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]
     if not accepted and not any(t.target is Target.CANNED for t in tiers):
         tiers.append(TierCall(target=Target.CANNED, model_id="canned"))
     stages = {
+        "embed": state.query_embedding.elapsed_ms if state.query_embedding else None,
         "classify": classification.elapsed_ms if classification else None,
         "retrieve": state.understanding.retrieval.elapsed_ms if state.understanding else None,
         "route": state.route.elapsed_ms if state.route else None,
