@@ -45,6 +45,16 @@ def turn_input(message: str, locale: str | None = None, session_id: str = "test-
                         "received_at_ms": int(time.time() * 1000)}}
 
 
+def sqs_event(bodies: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """An SQS event source mapping's event for these message bodies, and their message ids."""
+    ids = [str(uuid.uuid4()) for _ in bodies]
+    records = [{"messageId": mid, "receiptHandle": f"rh-{mid}", "body": body, "attributes": {},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:q", "awsRegion": "ap-northeast-1"}
+               for mid, body in zip(ids, bodies, strict=True)]
+    return {"Records": records}, ids
+
+
 def run_turn(stack: LocalAws, payload: dict[str, Any]) -> dict[str, Any]:
     """One execution of the real chat-turn machine through StartSyncExecution; returns the reply frame."""
     from mangaassist import aws

@@ -11,6 +11,7 @@ import threading
 from functools import cache
 from typing import Any
 
+MODEL = "multilingual-e5-small-q4"
 DIMENSIONS = 384
 _lock = threading.Lock()  # the engine is not documented as thread-safe
 

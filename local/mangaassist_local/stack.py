@@ -134,11 +134,12 @@ def ensure_task_model(embedding_model_id: str, query_prefix: str) -> Path:
 
 
 def ensure_store_index(passage_prefix: str) -> Path:
-    """The embedded vector index of the bundled catalog and policies, embedded with the local model at first
-    start and cached by the documents' content (the embedding worker adds to it at run time)."""
+    """The embedded vector index of the bundled catalog and policies, kept in the cache between starts:
+    only new or changed documents are embedded. Documents ingested at run time stay; an id the catalog no
+    longer has is harmless (Retrieve only cites ids the catalog knows)."""
     docs = store_documents()
-    digest = hashlib.sha256("".join(content_hash(d) for d in docs).encode() + passage_prefix.encode()).hexdigest()
-    path = cache_root() / f"index-{digest[:16]}"
+    space = hashlib.sha256(f"{local_embeddings.MODEL}|{passage_prefix}".encode()).hexdigest()[:12]
+    path = cache_root() / f"index-{space}"
     store = EmbeddedVectorStore(path)
     indexed = store.hashes()
     missing = [doc for doc in docs if indexed.get(doc.id) != content_hash(doc)]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 
 import pytest
 
+from conftest import sqs_event
 from mangaassist import services
 from mangaassist.vector_store import EmbeddedVectorStore
 
@@ -23,14 +23,6 @@ def scratch_index(local_aws, tmp_path, monkeypatch):
     services.vector_store.cache_clear()
     yield copy
     services.vector_store.cache_clear()
-
-
-def sqs_event(bodies: list[str]) -> tuple[dict, list[str]]:
-    ids = [str(uuid.uuid4()) for _ in bodies]
-    return {"Records": [{"messageId": mid, "receiptHandle": mid, "body": body, "attributes": {},
-                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                         "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:emb", "awsRegion": "ap-northeast-1"}
-                        for mid, body in zip(ids, bodies, strict=True)]}, ids
 
 
 def test_worker_indexes_good_documents_and_reports_the_malformed_one(local_aws, scratch_index):

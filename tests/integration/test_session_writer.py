@@ -8,18 +8,10 @@ import uuid
 import boto3
 import pytest
 
+from conftest import sqs_event
 from mangaassist.sessions import DynamoHistory, turn_record
 
 pytestmark = pytest.mark.integration
-
-
-def sqs_event(bodies: list[str]) -> tuple[dict, list[str]]:
-    ids = [str(uuid.uuid4()) for _ in bodies]
-    records = [{"messageId": mid, "receiptHandle": f"rh-{mid}", "body": body, "attributes": {},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:q", "awsRegion": "ap-northeast-1"}
-               for mid, body in zip(ids, bodies, strict=True)]
-    return {"Records": records}, ids
 
 
 def record(session: str, n: int) -> str:
