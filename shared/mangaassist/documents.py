@@ -26,8 +26,8 @@ class Document(BaseModel):
 def series_documents() -> list[Document]:
     return [
         Document(id=f"series:{s.id}", kind="series", title=f"{s.title_en} ({s.title_ja})",
-                 text=" ".join([s.title_en, s.title_ja, *s.aliases, s.author, s.demographic, *s.genres,
-                                s.synopsis_en, s.synopsis_ja]),
+                 text=" ".join([s.title_en, s.title_ja, *s.aliases, s.author, s.author_ja, s.demographic,
+                                *s.genres, s.synopsis_en, s.synopsis_ja]),
                  fields={"demographic": s.demographic, "genres": list(s.genres), "status": s.status})
         for s in catalog().values()
     ]

@@ -75,7 +75,7 @@ def ref_for(doc_id: str, score: float) -> SourceRef | None:
 def _corpus() -> tuple[list[_Doc], dict[str, float]]:
     docs: list[_Doc] = []
     for s in catalog().values():
-        text = " ".join([*s.names(), s.author, s.demographic, *s.genres, s.synopsis_en, s.synopsis_ja])
+        text = " ".join([*s.names(), s.author, s.author_ja, s.demographic, *s.genres, s.synopsis_en, s.synopsis_ja])
         docs.append(_Doc(series_ref(s), text, " ".join([*s.names(), *s.genres])))
     for p in policies().values():
         text = " ".join([p.title_en, p.title_ja, p.body_en, p.body_ja, *p.keywords])

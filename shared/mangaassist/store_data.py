@@ -29,6 +29,7 @@ class Series:
     synopsis_ja: str
     price_jpy: int
     stock: tuple[int, ...] = field(repr=False)
+    author_ja: str = ""  # the author's name as written in Japanese
 
     def names(self) -> list[str]:
         return [self.title_en, self.title_ja, *self.aliases]
