@@ -180,3 +180,12 @@ def test_open_haiku_circuit_moves_traffic_to_sonnet_and_back(local_aws):
     finally:
         clear_health(local_aws)
     assert run_turn(local_aws, turn_input("Hello!"))["meta"]["route"]["target"] == "haiku"
+
+
+def test_embeddings_down_the_turn_still_understands_with_rules_and_keywords(local_aws, faults):
+    faults.set(parse_faults("embeddings=error"))
+    frame = run_turn(local_aws, turn_input("How much is One Piece volume 3?"))
+    meta = frame["meta"]
+    assert "embed" not in meta["latency_ms"]  # EmbedQuery was caught
+    assert meta["task"] == "product_search" and "one-piece#3" in meta["sources"]
+    assert meta["validation"]["decision"] == "accept" and "¥" in frame["text"]
