@@ -18,6 +18,7 @@ from mangaassist.cache import Cache, cache_key, hit_frame
 from mangaassist.fallback import canned_text
 from mangaassist.frames import ProtocolError, error_frame, parse_client_frame
 from mangaassist.sessions import new_turn_id, turn_record
+from mangaassist.telemetry import record_cache_hit
 from mangaassist.turn import HistoryItem
 
 logger = Logger(service="mangaassist")
@@ -56,6 +57,7 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
     if cached is not None:
         answer = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        record_cache_hit("exact")
         _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
         return answer
     try:

@@ -40,3 +40,12 @@ def record_switch(target: str, reasons: list[str]) -> None:
     metrics.add_metric(name=f"PatternSwitches.{target}", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="reasons", value=";".join(reasons))
     metrics.flush_metrics()
+
+
+def record_cache_hit(kind: str) -> None:
+    """An answer served from the cache without starting an execution."""
+    if is_metrics_disabled():
+        return
+    metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"CacheHits.{kind}", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
