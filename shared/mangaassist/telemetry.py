@@ -27,6 +27,7 @@ def record_turn(meta: dict[str, Any]) -> None:
             metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=tier["latency_ms"])
     # Routing decisions by target and reason: a metric name per pair keeps one EMF blob per turn.
     if route:
+        metrics.add_metric(name="RoutingDecisions", unit=MetricUnit.Count, value=1)  # the dashboard's total
         metrics.add_metric(name=f"RoutingDecisions.{route['target']}.{route['reason']}", unit=MetricUnit.Count,
                            value=1)
     metrics.flush_metrics()  # one EMF line per turn, printed to the function's log
