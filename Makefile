@@ -11,23 +11,27 @@ OFFLINE_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 	AWS_DEFAULT_REGION=$(REGION) AWS_REGION=$(REGION) SAM_CLI_TELEMETRY=0
 
-.PHONY: setup local test lint lint-template lint-python unit integration build
+.PHONY: setup prepare local test lint lint-template lint-python unit integration build
 
 setup:
 	./scripts/setup.sh
 
+# The task classifier and the catalog's vector index, built from the repo (cached; ~1-2 min the first time).
+prepare: setup
+	$(BIN)mangaassist prepare
+
 # Sets everything up, then runs the whole stack locally (no AWS account, no Docker).
-local: setup
+local: setup prepare
 	$(BIN)mangaassist serve --port $(PORT) --aws-port $(AWS_PORT)
 
 # Sets everything up, then lints and runs the tests: what CI runs.
-test: setup lint
+test: setup lint prepare
 	$(BIN)pytest -q
 
 unit: setup
 	$(BIN)pytest -q tests/unit
 
-integration: setup
+integration: setup prepare
 	$(BIN)pytest -q tests/integration
 
 lint: lint-python lint-template

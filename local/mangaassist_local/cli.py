@@ -203,6 +203,23 @@ def ingest(
     typer.echo(f"sent {sent} documents to the embeddings queue")
 
 
+@app.command()
+def prepare() -> None:
+    """Build what the local stack needs from the repo: the task classifier and the catalog's vector index
+    (cached by content; a no-op when nothing changed)."""
+    import time
+
+    from mangaassist_local.stack import LOCAL_PARAMETERS, ensure_store_index, ensure_task_model
+    from mangaassist_local.understand import embedding_model_id
+
+    started = time.perf_counter()
+    model = ensure_task_model(embedding_model_id(), LOCAL_PARAMETERS["EmbeddingQueryPrefix"])
+    typer.echo(f"task classifier  {model}  ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    index = ensure_store_index(LOCAL_PARAMETERS["EmbeddingPassagePrefix"])
+    typer.echo(f"vector index     {index}  ({time.perf_counter() - started:.1f} s)")
+
+
 @app.command("classify")
 def classify_command() -> None:
     """Classify JSON lines {"text": ...} from stdin: task, language, complexity, manga_specific, confidence,

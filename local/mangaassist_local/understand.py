@@ -22,13 +22,13 @@ from mangaassist_local.template import Template
 LOCAL_QUERY_PREFIX = LOCAL_PARAMETERS["EmbeddingQueryPrefix"]
 
 
-def _embedding_model_id() -> str:
+def embedding_model_id() -> str:
     return Template(REPO / "template.yaml", REGION).parameters["EmbeddingModelId"]
 
 
 def classify_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     """One JSON object per input line {"text": ...}: the classification, or an error for a bad line."""
-    model_id = _embedding_model_id()
+    model_id = embedding_model_id()
     model = TaskModel.load(ensure_task_model(model_id, LOCAL_QUERY_PREFIX))
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -100,6 +100,6 @@ def train_classifier(out: Path, bedrock: bool) -> TaskModel:
         model = train_task_model(embedder.embed_query, embedder.model_id)
     else:
         model = train_task_model(lambda text: local_embeddings.embed(LOCAL_QUERY_PREFIX + text),
-                                 os.environ.get("EMBEDDING_MODEL_ID") or _embedding_model_id())
+                                 os.environ.get("EMBEDDING_MODEL_ID") or embedding_model_id())
     model.save(out)
     return model
