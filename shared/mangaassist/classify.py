@@ -139,7 +139,9 @@ def classify(message: str, embedding: QueryEmbedding | None = None, model: TaskM
         task = ranked[1][0]
     confidence = 0.35 if best == 0 else min(0.95, 0.55 + 0.1 * (best - second))
     learned = _learned(message, model, embedding)
-    if learned is not None and not entities.order_ids:
+    if entities.order_ids:
+        task, confidence = Task.ORDER_STATUS, max(confidence, 0.95)  # an order id is exact: the order decides
+    elif learned is not None:
         task, confidence = learned
     length_factor = min(len(folded) / 800, 0.15)
     complexity = min(1.0, _BASE_COMPLEXITY[task] + length_factor + 0.05 * max(len(entities.titles) - 1, 0))
