@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 FaultOption = Annotated[list[str] | None, typer.Option(
     "--fault", help="Inject a model fault: TARGET=KIND[@RATE], TARGET in haiku|sonnet|sagemaker|embeddings, "
-                    "KIND in throttle|error|timeout|slow:MS. Repeatable; also read from MANGAASSIST_FAULTS.")]
+                    "KIND in throttle|error|timeout|pii|slow:MS. Repeatable; also read from MANGAASSIST_FAULTS.")]
 
 
 LatencyOption = Annotated[str | None, typer.Option(

@@ -2,7 +2,9 @@
 
 Syntax (CLI `--fault`, variable MANGAASSIST_FAULTS, comma-separated):
 TARGET=KIND[@RATE] with TARGET in haiku, sonnet, sagemaker, embeddings and KIND in
-throttle, error, timeout, slow:MS; RATE is a probability in 0..1 (default 1).
+throttle, error, timeout, slow:MS, or pii (the answer comes back leaking an e-mail
+address and a phone number, to exercise the validator); RATE is a probability in 0..1
+(default 1).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from dataclasses import dataclass
 
 TARGETS = ("haiku", "sonnet", "sagemaker", "embeddings")
-_SPEC = re.compile(r"^(?P<target>[a-z]+)=(?P<kind>throttle|error|timeout|slow:(?P<ms>\d+))(?:@(?P<rate>[0-9.]+))?$")
+_SPEC = re.compile(r"^(?P<target>[a-z]+)=(?P<kind>throttle|error|timeout|pii|slow:(?P<ms>\d+))(?:@(?P<rate>[0-9.]+))?$")
 
 
 class FaultSpecError(ValueError):
@@ -35,7 +37,7 @@ class Fault:
 def parse_fault(spec: str) -> Fault:
     match = _SPEC.match(spec.strip())
     if not match:
-        raise FaultSpecError(f"bad fault {spec!r}: expected TARGET=throttle|error|timeout|slow:MS[@RATE]")
+        raise FaultSpecError(f"bad fault {spec!r}: expected TARGET=throttle|error|timeout|pii|slow:MS[@RATE]")
     target = match["target"]
     if target not in TARGETS:
         raise FaultSpecError(f"bad fault target {target!r}: expected one of {', '.join(TARGETS)}")

@@ -92,8 +92,8 @@ def _product(prompt: Prompt, ja: bool) -> str:
 def _order(prompt: Prompt, ja: bool) -> str:
     ids = _ids(prompt, "order")
     if not ids:
-        return ("ご注文番号（例: MGA-2025-00417）を教えていただければ、注文の状況をお調べします。" if ja
-                else "Please tell me your order number (like MGA-2025-00417) and I'll check your order.")
+        return ("ご注文番号（MGA-で始まる番号）を教えていただければ、注文の状況をお調べします。" if ja
+                else "Please tell me your order number (it starts with MGA-) and I'll check your order.")
     order = orders()[ids[0]]
     eta = order.get("eta") or ("未定" if ja else "not yet scheduled")
     carrier = order.get("carrier") or ("未定" if ja else "not yet assigned")

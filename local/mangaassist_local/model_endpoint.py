@@ -60,21 +60,28 @@ class ModelEndpoint:
         if delay:
             time.sleep(delay / 1000)
         self.calls.append({"tier": tier, "failure": failure})
-        if failure is None:
+        if failure in (None, "pii"):
             return None
         status, code, message = errors[failure]
         return Response(json.dumps({"message": message}), status=status, mimetype="application/json",
                         headers={"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"})
 
+    def _leaks(self, tier: str) -> bool:
+        """Whether the last call drew the pii fault: the answer must come back unsafe."""
+        return bool(self.calls) and self.calls[-1] == {"tier": tier, "failure": "pii"}
+
     def converse(self, request: Request, model_id: str) -> Response:
         tier = self.tier_of(model_id)
         if (failed := self._delay_or_fail(tier, _ERRORS)) is not None:
             return failed
+        leak = self._leaks(tier)
         started = time.perf_counter()
         body = request.get_json(force=True)
         system = " ".join(block.get("text", "") for block in body.get("system", []))
         texts = [" ".join(c.get("text", "") for c in m.get("content", [])) for m in body.get("messages", [])]
         text = local_model.answer(tier, local_model.parse_prompt(system, texts[-1] if texts else ""))
+        if leak:
+            text += " Questions? Write to tanaka.hiro@example.com or call 090-1234-5678."
         max_tokens = body.get("inferenceConfig", {}).get("maxTokens", 4096)
         text, stop = _truncate(text, max_tokens)
         usage = {"inputTokens": local_model.count_tokens(system + "".join(texts)),

@@ -7,15 +7,17 @@ Shared by the confidence score (share of supported claims) and the validator
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mangaassist.store_data import catalog, normalize
+from mangaassist.store_data import catalog, normalize, policies
 from mangaassist.text import find_order_ids, find_titles, find_volumes
 from mangaassist.turn import SourceRef
 
 _PRICE = re.compile(r"(?:¥|jpy\s*|yen\s*)\s*(\d{1,3}(?:,\d{3})+|\d+)|(\d{1,3}(?:,\d{3})+|\d+)\s*(?:円|yen|jpy)",
                     re.IGNORECASE)
-_STOCK = re.compile(r"(\d+)\s*(?:copies|units|in stock|left)|在庫(?:は|が)?\s*(\d+)|(\d+)\s*(?:冊|点)")
+# A stock claim: "12 in stock", "3 copies left", 「在庫は12冊」. A bare "1冊" is a unit ("1冊528円"), not stock.
+_STOCK = re.compile(r"(\d+)\s*(?:copies|units)?\s*(?:in stock|left)|在庫(?:は|が)?\s*(\d+)")
 
 
 @dataclass
@@ -35,11 +37,26 @@ def _numbers(pattern: re.Pattern[str], text: str) -> list[int]:
     return [int(next(g for g in m.groups() if g).replace(",", "")) for m in pattern.finditer(text)]
 
 
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+
+
+def _policy_amounts(policy_ids: Iterable[str]) -> set[int]:
+    """Every amount a retrieved policy states (shipping fees, thresholds), in either language."""
+    amounts = set()
+    for policy_id in policy_ids:
+        policy = policies().get(policy_id)
+        if policy is not None:
+            text = normalize(policy.body_en + " " + policy.body_ja)
+            amounts |= {int(n.replace(",", "")) for n in _NUMBER.findall(text)}
+    return amounts
+
+
 def check(answer: str, sources: list[SourceRef]) -> Grounding:
     folded = normalize(answer)
     series_ids = {s.id for s in sources if s.kind == "series"}
     series_ids |= {str(s.facts["series_id"]) for s in sources if s.kind == "product" and "series_id" in s.facts}
     prices = {int(s.facts["price_jpy"]) for s in sources if s.facts.get("price_jpy") is not None}
+    prices |= _policy_amounts(s.id for s in sources if s.kind == "policy")
     stocks = {int(s.facts["stock"]) for s in sources if s.facts.get("stock") is not None}
     order_ids = {s.id for s in sources if s.kind == "order"}
     volumes_of = {sid: catalog()[sid].volumes for sid in series_ids if sid in catalog()}
@@ -60,7 +77,7 @@ def check(answer: str, sources: list[SourceRef]) -> Grounding:
         # Prices may be quoted per volume or for a few volumes together.
         claim(f"price:{price}", any(price == p * n for p in prices for n in range(1, 6)))
     for stock in _numbers(_STOCK, folded):
-        claim(f"stock:{stock}", stock in stocks or any(stock == count for count in volumes_of.values()))
+        claim(f"stock:{stock}", stock in stocks)
     for order_id in find_order_ids(answer):
         claim(f"order:{order_id}", order_id in order_ids)
     return result

@@ -87,16 +87,22 @@ def test_every_model_down_gives_the_canned_answer_in_the_users_language(local_aw
     assert frame["meta"]["validation"]["decision"] == "fallback"
 
 
-def test_ungrounded_answer_is_retried_on_the_other_tier_then_falls_back(local_aws):
-    # No such order: the model's answer quotes an example order id the sources do not hold.
-    frame = run_turn(local_aws, turn_input("Where is my order MGA-2025-99999?"))
+def test_unsafe_answer_is_retried_on_the_other_tier(local_aws, faults):
+    faults.set(parse_faults("haiku=pii"))  # Haiku's answer leaks an e-mail address and a phone number
+    frame = run_turn(local_aws, turn_input("What's your return policy?"))
     meta = frame["meta"]
-    assert meta["task"] == "order_status"
-    assert meta["validation"]["decision"] == "fallback"
-    assert any(f.startswith("ungrounded:order:") for f in meta["validation"]["failures"])
-    targets = [target for target, _ in tier_path(frame)]
-    assert targets[:2] == ["haiku", "sonnet"] and targets[-1] == "canned"
-    assert frame["text"] == CANNED["en"]
+    assert tier_path(frame) == [("haiku", "ok"), ("sonnet", "ok")]  # Validate's retry, not an escalation
+    assert meta["escalated"] is False and meta["validation"]["decision"] == "accept"
+    assert "@" not in frame["text"] and "090-" not in frame["text"]
+
+
+def test_unsafe_answers_on_both_tiers_end_in_the_canned_answer(local_aws, faults):
+    faults.set(parse_faults("haiku=pii,sonnet=pii"))
+    frame = run_turn(local_aws, turn_input("返品はできますか？"))
+    meta = frame["meta"]
+    assert frame["text"] == CANNED["ja"]
+    assert {"pii:email", "pii:phone"} <= set(meta["validation"]["failures"])
+    assert [t for t, _ in tier_path(frame)] == ["haiku", "sonnet", "canned"]
 
 
 def test_a_failing_task_is_caught_and_still_answers(local_aws):

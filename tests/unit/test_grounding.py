@@ -156,3 +156,14 @@ def test_share_property() -> None:
     assert Grounding().share is None
     assert Grounding(claims=["a", "b"], unsupported=["b"]).share == 0.5
     assert Grounding(claims=["a"], unsupported=[]).share == 1.0
+
+
+def test_amounts_stated_by_a_retrieved_policy_are_grounded():
+    from mangaassist.store_data import policies
+
+    from .conftest import policy_source
+
+    body = policies()["shipping-domestic"].body_en
+    answer = body  # the local model quotes the policy verbatim
+    assert check(answer, [policy_source("shipping-domestic")]).unsupported == []
+    assert check("Shipping costs ¥123,457.", [policy_source("shipping-domestic")]).unsupported == ["price:123457"]
