@@ -62,3 +62,19 @@ def test_labelled_set_covers_every_task_in_both_languages_with_a_dev_split():
 
 def test_fingerprint_changes_with_the_embedding_space():
     assert training_fingerprint("a", 384) != training_fingerprint("b", 384) != training_fingerprint("a", 1024)
+
+
+def test_store_questions_search_policies_only_unless_a_title_is_named():
+    from mangaassist.retrieve import store_question
+    from mangaassist.text import extract_entities
+
+    texts, vectors = ["can I pay", "refund rules", "one piece price", "naruto 3"], [axis(2), axis(2), axis(3), axis(3)]
+    matrix = np.array([features(t, v) for t, v in zip(texts, vectors, strict=True)])
+    model = fit(matrix, ["faq", "faq", "product_search", "product_search"], MODEL, dimensions=8, steps=300)
+    policy_like = QueryEmbedding(model_id=MODEL, vector=axis(2))
+    assert store_question("do you take cards", extract_entities("do you take cards"), policy_like, model)
+    named = "can I return One Piece vol 3"
+    assert not store_question(named, extract_entities(named), policy_like, model)
+    product_like = QueryEmbedding(model_id=MODEL, vector=axis(3))
+    assert not store_question("hmm", extract_entities("hmm"), product_like, model)
+    assert not store_question("hmm", extract_entities("hmm"), policy_like, None)
