@@ -188,15 +188,18 @@ def ingest(
     path: Annotated[str | None, typer.Argument(help="A JSON array or JSON-lines file of documents "
                                                      "{id, kind, title, text, fields}.")] = None,
     store: Annotated[bool, typer.Option("--store", help="Ingest the bundled catalog and policies.")] = False,
-    aws_port: Annotated[int, typer.Option(help="The running stack's AWS port.")] = 4566,
+    aws_port: Annotated[int, typer.Option(help="The running local stack's AWS port.")] = 4566,
+    queue_url: Annotated[str | None, typer.Option(help="A deployed stack's EmbeddingsQueue URL (the stack's "
+                                                        "outputs); uses your AWS credentials.")] = None,
 ) -> None:
-    """Send documents to the embeddings queue of a running local stack; the embedding worker indexes them."""
+    """Send documents to the embeddings queue (a running local stack's, or a deployed one's with --queue-url);
+    the embedding worker embeds and indexes them."""
     from mangaassist_local.understand import IngestError, ingest_documents
 
     if (path is None) == (not store):
         raise typer.BadParameter("give a PATH or --store (not both)")
     try:
-        sent = ingest_documents(path, store, f"http://127.0.0.1:{aws_port}")
+        sent = ingest_documents(path, store, f"http://127.0.0.1:{aws_port}", queue_url)
     except IngestError as error:
         typer.echo(f"mangaassist ingest: {error}", err=True)
         raise typer.Exit(2) from None

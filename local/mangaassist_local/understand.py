@@ -73,21 +73,27 @@ def read_documents(path: Path) -> list[Document]:
     return docs
 
 
-def ingest_documents(path: str | None, bundled: bool, endpoint: str) -> int:
-    """Send to the running stack's embeddings queue; nothing is sent unless every document is valid."""
+def ingest_documents(path: str | None, bundled: bool, endpoint: str, queue_url: str | None = None) -> int:
+    """Send to the embeddings queue; nothing is sent unless every document is valid.
+
+    With `queue_url` (a deployment's EmbeddingsQueue) the standard AWS credentials and region are used;
+    otherwise the queue of the local stack at `endpoint`.
+    """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     docs = store_documents() if bundled else read_documents(Path(path or ""))
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
-                       aws_secret_access_key="local")  # noqa: S106 - the local stack takes any key
-    template = Template(REPO / "template.yaml", REGION)
     try:
-        queue_url = sqs.get_queue_url(QueueName=template.physical_name("EmbeddingsQueue"))["QueueUrl"]
-        return enqueue(sqs, queue_url, docs)
+        if queue_url:
+            return enqueue(boto3.client("sqs"), queue_url, docs)
+        sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
+                           aws_secret_access_key="local")  # noqa: S106 - the local stack takes any key
+        template = Template(REPO / "template.yaml", REGION)
+        local_url = sqs.get_queue_url(QueueName=template.physical_name("EmbeddingsQueue"))["QueueUrl"]
+        return enqueue(sqs, local_url, docs)
     except (BotoCoreError, ClientError) as error:
-        raise IngestError(f"no local stack answers at {endpoint} ({error}); start one with `mangaassist serve`") \
-            from None
+        where = queue_url or f"the local stack at {endpoint} (start one with `mangaassist serve`)"
+        raise IngestError(f"could not send to {where}: {error}") from None
 
 
 def train_classifier(out: Path, bedrock: bool) -> TaskModel:
