@@ -49,42 +49,51 @@ def reply_language(language: Language, locale: str | None) -> str:
 
 
 @cache
-def _title_patterns() -> list[tuple[re.Pattern[str], str]]:
+def _title_patterns() -> list[tuple[str, re.Pattern[str], str]]:
+    """(name, pattern, series id) for every catalog name, longest first."""
     patterns = []
     for name, series_id in title_index():
-        if not name:
+        if not name or (not name.isascii() and len(name) < 2):
             continue
         if name.isascii():
             # ASCII titles and aliases must match whole words: "nana" is not in "banana".
-            patterns.append((re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"), series_id))
-        elif len(name) >= 2:
+            pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"
+        else:
             # A katakana name must not sit inside a longer katakana word: "ナナ" is not in "バナナ".
             before = r"(?<![\u30a0-\u30ff])" if _KATAKANA.match(name[0]) else ""
             after = r"(?![\u30a0-\u30ff])" if _KATAKANA.match(name[-1]) else ""
-            patterns.append((re.compile(before + re.escape(name) + after), series_id))
+            pattern = before + re.escape(name) + after
+        patterns.append((name, re.compile(pattern), series_id))
     return patterns
+
+
+def _title_matches(folded: str) -> list[tuple[tuple[int, int], str]]:
+    """Non-overlapping (span, series id) matches, longer names first.
+
+    A plain substring test screens the 1,000+ names first: only the few present pay for a regex.
+    """
+    taken: list[tuple[tuple[int, int], str]] = []
+    for name, pattern, series_id in _title_patterns():
+        if name not in folded:
+            continue
+        for match in pattern.finditer(folded):
+            span = match.span()
+            if not any(start < span[1] and span[0] < end for (start, end), _ in taken):
+                taken.append((span, series_id))  # else: inside a longer title already matched
+    return taken
 
 
 def _without_titles(text: str) -> str:
     folded = normalize(text)
-    for pattern, _ in _title_patterns():
-        folded = pattern.sub(" ", folded)
+    for (start, end), _ in sorted(_title_matches(folded), reverse=True):
+        folded = folded[:start] + " " + folded[end:]
     return folded
 
 
 def find_titles(text: str) -> list[str]:
-    """Catalog series ids named in the text, in order of first mention, longest names first."""
-    folded = normalize(text)
-    found: dict[str, int] = {}
-    taken: list[tuple[int, int]] = []
-    for pattern, series_id in _title_patterns():
-        for match in pattern.finditer(folded):
-            span = match.span()
-            if any(start < span[1] and span[0] < end for start, end in taken):
-                continue  # inside a longer title already matched
-            taken.append(span)
-            found.setdefault(series_id, span[0])
-    return sorted(found, key=found.__getitem__)
+    """Catalog series ids named in the text, in order of first mention."""
+    matches = sorted(_title_matches(normalize(text)))
+    return list(dict.fromkeys(series_id for _, series_id in matches))
 
 
 def find_volumes(text: str) -> list[int]:
