@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from mangaassist_local.faults import FaultPlan
+from mangaassist_local.gateway import Gateway
 from mangaassist_local.stack import LocalAws, start_local_aws
 
 
@@ -20,6 +21,15 @@ def local_aws() -> Iterator[LocalAws]:
     stack = start_local_aws(faults=FaultPlan())
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(local_aws: LocalAws) -> Iterator[Gateway]:
+    """The WebSocket gateway in front of the session's stack."""
+    gw = Gateway(local_aws.runtime, local_aws.template)
+    gw.start()
+    yield gw
+    gw.stop()
 
 
 def clear_health(stack: LocalAws) -> None:

@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +37,7 @@ RECV_TIMEOUT = 60
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
-# -- fixtures (local_aws: the session-wide stack of tests/conftest.py) ---------------
-@pytest.fixture(scope="module")
-def gateway(local_aws: LocalAws) -> Iterator[Gateway]:
-    gw = Gateway(local_aws.runtime, local_aws.template)
-    gw.start()
-    yield gw
-    gw.stop()
-
-
+# -- fixtures: local_aws and gateway come from tests/conftest.py ----------------------
 def _run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, timeout=240))
 

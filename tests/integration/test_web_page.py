@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from mangaassist_local.gateway import Gateway
-from mangaassist_local.stack import REGION, LocalAws
+from mangaassist_local.stack import REGION
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
@@ -28,14 +28,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def gateway(local_aws: LocalAws) -> Iterator[Gateway]:
-    gw = Gateway(local_aws.runtime, local_aws.template)
-    gw.start()
-    yield gw
-    gw.stop()
 
 
 @pytest.fixture(scope="module")
