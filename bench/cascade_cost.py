@@ -18,11 +18,12 @@ import uuid
 from collections import Counter
 from decimal import Decimal
 
-from mangaassist import aws
-from mangaassist.pricing import cost_usd
-from mangaassist.store_data import catalog, orders
+from mangaassist.adapters import aws
+from mangaassist.answer.pricing import cost_usd
+from mangaassist.catalog.store import catalog
 from mangaassist.turn import Target
 from mangaassist_local.stack import start_local_aws
+from mangaassist_offline.sample_data import orders
 
 MIX = [("product lookup", 0.25), ("recommendation", 0.20), ("price check", 0.15), ("manga summary", 0.10),
        ("order status", 0.10), ("japanese query", 0.12), ("greeting", 0.08)]
@@ -53,7 +54,7 @@ def main() -> None:
     rng = random.Random(2025)
     kinds = rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX], k=args.turns)
     stack = start_local_aws()
-    sfn = stack.client("stepfunctions", config=aws.SYNC)
+    sfn = stack.client("stepfunctions", config=aws.SYNC_CUSTOM_ENDPOINT)
     cascade = sonnet = haiku = Decimal(0)
     escalated, fallbacks, tiers_used, by_kind = 0, 0, Counter(), Counter()
     started = time.perf_counter()

@@ -17,11 +17,11 @@ import time
 import uuid
 from pathlib import Path
 
-from mangaassist import aws
-from mangaassist.documents import store_documents
-from mangaassist.vector_store import EmbeddedVectorStore
+from mangaassist.adapters import aws
 from mangaassist_local import local_embeddings
 from mangaassist_local.stack import LOCAL_PARAMETERS, start_local_aws
+from mangaassist_offline.documents import store_documents
+from mangaassist_offline.embedded_store import EmbeddedVectorStore
 
 QUESTIONS = [
     "How much is One Piece volume 5?", "進撃の巨人みたいなおすすめの漫画はありますか？", "What's your return policy?",
@@ -46,7 +46,7 @@ def main() -> None:
         EmbeddedVectorStore(Path(scratch)).upsert(docs, [local_embeddings.embed(prefix + d.text) for d in docs])
     build_s = time.perf_counter() - started
     stack = start_local_aws()
-    sfn = stack.client("stepfunctions", config=aws.SYNC)
+    sfn = stack.client("stepfunctions", config=aws.SYNC_CUSTOM_ENDPOINT)
     stages: dict[str, list[float]] = {"embed": [], "classify": [], "retrieve": [], "understanding": []}
     try:
         for n in range(args.turns):

@@ -13,10 +13,10 @@ from collections import Counter
 
 import numpy as np
 
-from mangaassist.classify import classify, features
-from mangaassist.task_model import fit, labelled
 from mangaassist.turn import QueryEmbedding
+from mangaassist.understand.classify import classify, features
 from mangaassist_local.local_embeddings import embed
+from mangaassist_offline.training import fit, labelled
 
 MODEL_ID = "amazon.titan-embed-text-v2:0"  # the id the local stack's embeddings answer for
 

@@ -15,20 +15,20 @@ from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
-from mangaassist.retrieve import keyword_search, semantic_search, store_question
-from mangaassist.task_model import TaskModel
 from mangaassist.text import extract_entities
 from mangaassist.turn import QueryEmbedding
-from mangaassist.vector_store import EmbeddedVectorStore
+from mangaassist.understand.retrieve import keyword_search, semantic_search, store_question
+from mangaassist.understand.task_model import TaskModel
 from mangaassist_local import local_embeddings
 from mangaassist_local.stack import LOCAL_PARAMETERS, ensure_store_index, ensure_task_model
 from mangaassist_local.understand import embedding_model_id
+from mangaassist_offline.embedded_store import EmbeddedVectorStore
 
 K = 5
 
 
 def main() -> None:
-    text = resources.files("mangaassist.data").joinpath("eval/retrieval.jsonl").read_text("utf-8")
+    text = resources.files("mangaassist_offline.data").joinpath("eval/retrieval.jsonl").read_text("utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     store = EmbeddedVectorStore(Path(ensure_store_index(LOCAL_PARAMETERS["EmbeddingPassagePrefix"])))
     prefix = LOCAL_PARAMETERS["EmbeddingQueryPrefix"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up MangaAssist on a fresh machine: a Python 3.12 venv (the Lambda runtime's
-# version) with the project and its dev tools, and redis-server when it can be had.
-# Idempotent: a second run only checks.
+# Set up MangaAssist on a fresh machine: a Python 3.12 venv (the Lambda runtime's version) with the
+# project and its dev tools at the locked versions (requirements/dev.txt, which agrees with the layer's
+# shared/requirements.txt and the runtime's boto3), the SAM CLI in a venv of its own (.venv-sam: it pins
+# boto3 exactly), and redis-server / Chromium when they can be had. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -23,12 +24,25 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV with $python"
   "$python" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat pyproject.toml requirements/dev.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing MangaAssist and its dev tools into $VENV"
+  echo "setup: installing MangaAssist and its dev tools into $VENV (locked: requirements/dev.txt)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>/dev/null || true
-  "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements/dev.txt
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+  rm -f "$VENV"/.installed-*
   touch "$stamp"
+fi
+SAM_VENV=${SAM_VENV:-.venv-sam}
+if [ ! -x "$SAM_VENV/bin/python" ]; then
+  "$(find_python)" -m venv "$SAM_VENV"
+fi
+sam_stamp="$SAM_VENV/.installed-$(sha256sum < requirements/sam.txt | cut -c1-16)"
+if [ ! -f "$sam_stamp" ]; then
+  echo "setup: installing the SAM CLI into $SAM_VENV (locked: requirements/sam.txt)"
+  "$SAM_VENV/bin/python" -m pip install --quiet --require-hashes --no-deps -r requirements/sam.txt  # the lock lists every dependency
+  rm -f "$SAM_VENV"/.installed-*
+  touch "$sam_stamp"
 fi
 
 # Redis is optional locally (the stack falls back to an in-process cache), so this is best effort.

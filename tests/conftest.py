@@ -67,9 +67,9 @@ def sqs_event(bodies: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 def run_turn(stack: LocalAws, payload: dict[str, Any]) -> dict[str, Any]:
     """One execution of the real chat-turn machine through StartSyncExecution; returns the reply frame."""
-    from mangaassist import aws
+    from mangaassist.adapters import aws
 
-    response = stack.client("stepfunctions", config=aws.SYNC).start_sync_execution(
+    response = stack.client("stepfunctions", config=aws.SYNC_CUSTOM_ENDPOINT).start_sync_execution(
         stateMachineArn=stack.state_machine_arn, input=json.dumps(payload, ensure_ascii=False))
     assert response["status"] == "SUCCEEDED", response
     return json.loads(response["output"])

@@ -5,10 +5,10 @@ The state machine passes {"mode": "first"|"retry", "state": <turn>}.
 
 from typing import Any
 
-from mangaassist.answering import attempt, retry_other_tier
-from mangaassist.services import model_client, observe_model_call
-from mangaassist.state_task import state_task
+from mangaassist.answer.attempt import attempt, retry_other_tier
+from mangaassist.lambda_task import state_task
 from mangaassist.turn import Answer, TurnState
+from mangaassist.wiring import model_client, observe_model_call
 
 
 def _attempt(state: TurnState) -> Answer:

@@ -1,9 +1,9 @@
 """Classify state: task, language, complexity, entities of the user's message."""
 
-from mangaassist.classify import classify
-from mangaassist.state_task import state_task
-from mangaassist.task_model import installed_model
+from mangaassist.lambda_task import state_task
 from mangaassist.turn import Classification, TurnState
+from mangaassist.understand.classify import classify
+from mangaassist.understand.task_model import installed_model
 
 
 def _classify(state: TurnState) -> Classification:

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from mangaassist import aws
-from mangaassist.connections import ConnectionStore
+from mangaassist.adapters import aws
+from mangaassist.adapters.connections import ConnectionStore
+from mangaassist.settings import settings
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx = event["requestContext"]
-    ConnectionStore(aws.table(aws.env("CONNECTIONS_TABLE"))).add(ctx["connectionId"],
+    ConnectionStore(aws.table(settings().require("connections_table"))).add(ctx["connectionId"],
                                                                   ctx.get("identity", {}).get("sourceIp"))
     return {"statusCode": 200}

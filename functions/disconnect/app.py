@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from mangaassist import aws
-from mangaassist.connections import ConnectionStore
+from mangaassist.adapters import aws
+from mangaassist.adapters.connections import ConnectionStore
+from mangaassist.settings import settings
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ConnectionStore(aws.table(aws.env("CONNECTIONS_TABLE"))).remove(event["requestContext"]["connectionId"])
+    ConnectionStore(aws.table(settings().require("connections_table"))).remove(event["requestContext"]["connectionId"])
     return {"statusCode": 200}

@@ -1,8 +1,8 @@
 """EmbedQuery state: the user message's embedding, once per turn."""
 
-from mangaassist.services import embedder
-from mangaassist.state_task import state_task
+from mangaassist.lambda_task import state_task
 from mangaassist.turn import QueryEmbedding, TurnState
+from mangaassist.wiring import embedder
 
 
 def _embed(state: TurnState) -> QueryEmbedding:

@@ -10,9 +10,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mangaassist.documents import Document
-from mangaassist.ingest import index_documents, parse_document
-from mangaassist.services import embedder, vector_store
+from mangaassist.catalog.documents import Document
+from mangaassist.catalog.ingest import index_documents, parse_document
+from mangaassist.wiring import embedder, vector_store
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mangaassist.cache import answer_cache, cache_key, cacheable
-from mangaassist.finalize import finalize
-from mangaassist.routing import jst_day
-from mangaassist.services import spend_ledger
-from mangaassist.state_task import logger
+from mangaassist.answer.routing import jst_day
+from mangaassist.lambda_task import logger
+from mangaassist.reply.cache import answer_cache, cache_key, cacheable
+from mangaassist.reply.finalize import finalize
 from mangaassist.telemetry import record_turn
 from mangaassist.turn import TurnState
+from mangaassist.wiring import spend_ledger
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

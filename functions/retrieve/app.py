@@ -1,10 +1,10 @@
 """Retrieve state: catalog and policy sources plus exact product and order lookups."""
 
-from mangaassist.retrieve import retrieve
-from mangaassist.services import lookups, vector_store
-from mangaassist.state_task import state_task
-from mangaassist.task_model import installed_model
+from mangaassist.lambda_task import state_task
 from mangaassist.turn import Retrieval, TurnState
+from mangaassist.understand.retrieve import retrieve
+from mangaassist.understand.task_model import installed_model
+from mangaassist.wiring import lookups, vector_store
 
 
 def _retrieve(state: TurnState) -> Retrieval:

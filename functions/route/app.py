@@ -2,11 +2,11 @@
 
 from datetime import UTC, datetime
 
-from mangaassist.health import CHAIN, health_board
-from mangaassist.routing import avoid_open_circuits, decide, jst_day
-from mangaassist.services import spend_ledger
-from mangaassist.state_task import state_task
+from mangaassist.answer.health import CHAIN, health_board
+from mangaassist.answer.routing import avoid_open_circuits, decide, jst_day
+from mangaassist.lambda_task import state_task
 from mangaassist.turn import RouteDecision, TurnState
+from mangaassist.wiring import spend_ledger
 
 
 def _route(state: TurnState) -> RouteDecision:

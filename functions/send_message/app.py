@@ -3,29 +3,30 @@
 import json
 from typing import Any
 
-from mangaassist import aws
-from mangaassist.cache import answer_cache
-from mangaassist.chat import ChatPorts, handle_frame, sync_output
-from mangaassist.connections import ConnectionPoster, management_endpoint
-from mangaassist.frames import decode_body
-from mangaassist.sessions import DynamoHistory
+from mangaassist.adapters import aws
+from mangaassist.adapters.connections import ConnectionPoster, management_endpoint
+from mangaassist.chat.conversation import ChatPorts, handle_frame, sync_output
+from mangaassist.chat.sessions import DynamoHistory
+from mangaassist.protocol import decode_body
+from mangaassist.reply.cache import answer_cache
+from mangaassist.settings import settings
 
 
 def _run_turn(turn_input: dict[str, Any]) -> dict[str, Any] | None:
-    response = aws.client("stepfunctions", aws.SYNC).start_sync_execution(
-        stateMachineArn=aws.env("STATE_MACHINE_ARN"), input=json.dumps(turn_input, ensure_ascii=False))
+    response = aws.sync_states().start_sync_execution(
+        stateMachineArn=settings().require("state_machine_arn"), input=json.dumps(turn_input, ensure_ascii=False))
     return sync_output(response)
 
 
 def _record(record: dict[str, Any]) -> None:
-    aws.client("sqs").send_message(QueueUrl=aws.env("SESSION_WRITES_QUEUE_URL"),
+    aws.client("sqs").send_message(QueueUrl=settings().require("session_writes_queue_url"),
                                    MessageBody=json.dumps(record, ensure_ascii=False))
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx = event["requestContext"]
     poster = ConnectionPoster(management_endpoint(ctx))
-    history = DynamoHistory(aws.table(aws.env("SESSIONS_TABLE")))
+    history = DynamoHistory(aws.table(settings().require("sessions_table")))
     ports = ChatPorts(run_turn=_run_turn, reply=lambda frame: poster.post(ctx["connectionId"], frame),
                       history=history.recent, record=_record, cache=answer_cache())
     body, is_base64 = decode_body(event)

@@ -6,8 +6,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from boto3.dynamodb.types import TypeSerializer
 
-from mangaassist import aws
-from mangaassist.session_writes import parse_record, write_turns
+from mangaassist.adapters import aws
+from mangaassist.chat.session_writes import parse_record, write_turns
+from mangaassist.settings import settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _serializer = TypeSerializer()
@@ -23,6 +24,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with processor(records=event["Records"], handler=record_handler):
         processor.process()
     response = processor.response()
-    failed = write_turns(aws.client("dynamodb"), aws.env("SESSIONS_TABLE"), parsed) if parsed else set()
+    failed = write_turns(aws.client("dynamodb"), settings().require("sessions_table"), parsed) if parsed else set()
     response["batchItemFailures"] += [{"itemIdentifier": message_id} for message_id in sorted(failed)]
     return response

@@ -1,9 +1,9 @@
 """Validate state: accept the answer, retry once on the other tier, or fall back."""
 
-from mangaassist.state_task import state_task
+from mangaassist.lambda_task import state_task
+from mangaassist.reply.validate import validate
 from mangaassist.text import reply_language
 from mangaassist.turn import TurnState, Validation
-from mangaassist.validation import validate
 
 
 def _validate(state: TurnState) -> Validation:

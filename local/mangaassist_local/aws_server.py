@@ -5,7 +5,8 @@ In front of moto's WSGI app:
   project's handlers in-process (no Docker);
 - StartSyncExecution runs the EXPRESS machine through moto's ASL interpreter
   and answers with the sync response shape;
-- bedrock-runtime and sagemaker-runtime paths go to the local model endpoint.
+- bedrock-runtime and sagemaker-runtime paths go to the local model endpoint;
+- requests signed for "aoss" go to the OpenSearch stand-in (mangaassist_local.opensearch).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from werkzeug.wrappers import Request, Response
 from mangaassist_local.faults import parse_faults
 from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.model_endpoint import ModelEndpoint
+from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.template import ACCOUNT
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -71,7 +73,8 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_req
 
 
 class LocalAwsApp:
-    def __init__(self, runtime: LambdaRuntime, models: ModelEndpoint, region: str) -> None:
+    def __init__(self, runtime: LambdaRuntime, models: ModelEndpoint, region: str,
+                 opensearch: LocalOpenSearch | None = None) -> None:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         _cache_interpreter_clients()
         _cache_parsed_definitions()
@@ -80,12 +83,16 @@ class LocalAwsApp:
         self.runtime = runtime
         self.models = models
         self.region = region
+        self.opensearch = opensearch or LocalOpenSearch()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_mangaassist/faults":
             return self._faults(Request(environ))(environ, start_response)
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if scope is not None and scope.group(2) == "aoss":  # OpenSearch Serverless, signed by opensearch-py
+            return self.opensearch(Request(environ))(environ, start_response)
         if method == "POST":
             response = self._route(Request(environ), path)
             if response is not None:

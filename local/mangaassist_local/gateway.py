@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from mangaassist.settings import settings
 from mangaassist_local.lambda_runtime import Invocation, LambdaRuntime
 from mangaassist_local.template import Template
 
@@ -200,6 +201,7 @@ class Gateway:
             raise failure[0]
         self._previous_env = os.environ.get(MANAGEMENT_ENV)
         os.environ[MANAGEMENT_ENV] = self.management_endpoint
+        settings.cache_clear()  # in-process handlers read the endpoint just set
         log.info("gateway listening on %s (routes: %s)", self.url, ", ".join(sorted(self.routes.routes)))
 
     async def _serve(self) -> None:
@@ -235,6 +237,7 @@ class Gateway:
                     os.environ.pop(MANAGEMENT_ENV, None)
                 else:
                     os.environ[MANAGEMENT_ENV] = self._previous_env
+                settings.cache_clear()
 
     async def _shutdown(self) -> None:
         for connection in list(self._connections.values()):

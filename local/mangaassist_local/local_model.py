@@ -14,8 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from mangaassist.store_data import catalog, orders, policies
+from mangaassist.catalog.store import catalog, policies
 from mangaassist.text import find_titles
+from mangaassist_offline.sample_data import orders
 
 _TASK = re.compile(r"Task: (\w+)\.")
 _SOURCE = re.compile(r"^\[\d+\] (series|policy|product|order) (\S+):", re.MULTILINE)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mangaassist.classify import classify
-from mangaassist.routing import decide
+from mangaassist.answer.routing import decide
 from mangaassist.turn import TurnConfig
+from mangaassist.understand.classify import classify
 from mangaassist_local.stack import REGION, REPO
 from mangaassist_local.template import Template
 

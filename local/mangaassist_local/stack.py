@@ -18,22 +18,25 @@ from typing import Any
 
 import boto3
 
-from mangaassist.classify import train_task_model
-from mangaassist.documents import store_documents
-from mangaassist.retrieve import product_id
-from mangaassist.store_data import catalog, orders
-from mangaassist.task_model import training_fingerprint
-from mangaassist.vector_store import EmbeddedVectorStore, content_hash
+from mangaassist.adapters.opensearch import OpenSearchVectorStore, content_hash
+from mangaassist.catalog.store import catalog, product_id
+from mangaassist.settings import Settings, settings
 from mangaassist_local import local_embeddings
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
+from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.template import Template
+from mangaassist_offline.documents import store_documents
+from mangaassist_offline.embedded_store import EmbeddedVectorStore
+from mangaassist_offline.sample_data import orders
+from mangaassist_offline.training import train_task_model, training_fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
+OPENSEARCH_INDEX = Settings.model_fields["vector_index"].default
 # The local embeddings model is multilingual-e5-small: 384 dimensions, with e5's prefixes.
 LOCAL_PARAMETERS = {"EmbeddingDimensions": "384", "EmbeddingQueryPrefix": "query: ",
                     "EmbeddingPassagePrefix": "passage: "}
@@ -50,6 +53,7 @@ class LocalAws:
     server: LocalAwsServer
     runtime: LambdaRuntime
     models: ModelEndpoint
+    opensearch: LocalOpenSearch
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -170,7 +174,8 @@ def start_local_aws(
     template = Template(template_path, REGION, overrides=overrides)
     runtime = LambdaRuntime(template)
     models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
-    server = LocalAwsServer(LocalAwsApp(runtime, models, REGION), port=port)
+    opensearch = LocalOpenSearch()
+    server = LocalAwsServer(LocalAwsApp(runtime, models, REGION, opensearch), port=port)
     server.start()
     # moto's backends are process-wide: start every stack from a clean slate.
     urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST"))  # noqa: S310
@@ -179,12 +184,17 @@ def start_local_aws(
     env.update(template.environment(server.endpoint))
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
     env["CLASSIFIER_MODEL_PATH"] = str(ensure_task_model(env["EMBEDDING_MODEL_ID"], env["EMBEDDING_QUERY_PREFIX"]))
-    # No OpenSearch k-NN server can run here: the embedded index stands in for the collection.
-    env["OPENSEARCH_ENDPOINT"] = ""
-    env["VECTOR_INDEX_PATH"] = str(ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"]))
+    # No OpenSearch k-NN server can run here: the embedded index, built from the bundled catalog, answers
+    # OpenSearch's API on this port, so Retrieve and the embedding worker use the deployed adapter.
+    env["OPENSEARCH_ENDPOINT"] = server.endpoint
+    index_name = env.get("VECTOR_INDEX") or OPENSEARCH_INDEX
+    dimensions = int(env["EMBEDDING_DIMENSIONS"])
+    opensearch.attach(index_name, EmbeddedVectorStore(ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"])),
+                      OpenSearchVectorStore(None, index_name, dimensions).mapping())
     # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
     env["REDIS_URL"] = redis_url
     os.environ.update(env)
+    settings.cache_clear()  # in-process handlers read the environment just set
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
     _create_tables(template, dynamodb)
     _create_queues(template, boto3.client("sqs", region_name=REGION, endpoint_url=server.endpoint), server.endpoint)
@@ -194,4 +204,5 @@ def start_local_aws(
                                        roleArn="arn:aws:iam::123456789012:role/mangaassist-local-states")
     env["STATE_MACHINE_ARN"] = os.environ["STATE_MACHINE_ARN"] = created["stateMachineArn"]
     _seed_store(env, dynamodb)
-    return LocalAws(template=template, server=server, runtime=runtime, models=models, env=env)
+    return LocalAws(template=template, server=server, runtime=runtime, models=models, opensearch=opensearch,
+                    env=env)

@@ -10,14 +10,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mangaassist.classify import classify, train_task_model
-from mangaassist.documents import Document, store_documents
-from mangaassist.ingest import enqueue
-from mangaassist.task_model import TaskModel
+from mangaassist.catalog.documents import Document
 from mangaassist.turn import QueryEmbedding
+from mangaassist.understand.classify import classify
+from mangaassist.understand.task_model import TaskModel
 from mangaassist_local import local_embeddings
 from mangaassist_local.stack import LOCAL_PARAMETERS, REGION, REPO, ensure_task_model
 from mangaassist_local.template import Template
+from mangaassist_offline.documents import store_documents
+from mangaassist_offline.ingest import enqueue
+from mangaassist_offline.training import train_task_model
 
 LOCAL_QUERY_PREFIX = LOCAL_PARAMETERS["EmbeddingQueryPrefix"]
 
@@ -99,8 +101,8 @@ def ingest_documents(path: str | None, bundled: bool, endpoint: str, queue_url: 
 def train_classifier(out: Path, bedrock: bool) -> TaskModel:
     """Train the classifier for the deployed embeddings (Titan via Bedrock, with AWS credentials) or the local ones."""
     if bedrock:
-        from mangaassist import aws
-        from mangaassist.embeddings import BedrockTitanEmbedder, EmbeddingConfig
+        from mangaassist.adapters import aws
+        from mangaassist.adapters.embeddings import BedrockTitanEmbedder, EmbeddingConfig
 
         embedder = BedrockTitanEmbedder(aws.client("bedrock-runtime", aws.FAST), EmbeddingConfig.from_env())
         model = train_task_model(embedder.embed_query, embedder.model_id)

@@ -50,3 +50,12 @@ def record_cache_hit(kind: str) -> None:
     metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"CacheHits.{kind}", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+
+
+def record_retrieval_degraded(reason: str) -> None:
+    """Retrieve fell back to keyword search: the vector index was empty, missing or unreachable."""
+    if is_metrics_disabled():
+        return
+    metrics.add_metric(name="RetrievalDegraded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"RetrievalDegraded.{reason}", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()

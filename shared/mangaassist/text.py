@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from mangaassist.store_data import normalize, title_index
+from mangaassist.catalog.store import title_index
+from mangaassist.textnorm import normalize
 from mangaassist.turn import Entities, Language
 
 _KANA = re.compile(r"[\u3040-\u30ff]")

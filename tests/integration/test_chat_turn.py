@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from conftest import run_turn, turn_input
-from mangaassist.fallback import CANNED
-from mangaassist.pricing import cost_usd
-from mangaassist.store_data import catalog
+from mangaassist.answer.pricing import cost_usd
+from mangaassist.catalog.store import catalog
+from mangaassist.reply.fallback import CANNED
 from mangaassist.turn import Target
 from mangaassist_local.faults import parse_faults
 
@@ -143,9 +143,9 @@ def sagemaker_machine(local_aws):
 def run_on(local_aws, machine_arn: str, message: str) -> dict:
     import json
 
-    from mangaassist import aws
+    from mangaassist.adapters import aws
 
-    response = local_aws.client("stepfunctions", config=aws.SYNC).start_sync_execution(
+    response = local_aws.client("stepfunctions", config=aws.SYNC_CUSTOM_ENDPOINT).start_sync_execution(
         stateMachineArn=machine_arn, input=json.dumps(turn_input(message), ensure_ascii=False))
     assert response["status"] == "SUCCEEDED", response
     return json.loads(response["output"])
@@ -170,7 +170,7 @@ def test_sagemaker_down_falls_back_to_haiku(local_aws, sagemaker_machine, faults
 
 def test_open_haiku_circuit_moves_traffic_to_sonnet_and_back(local_aws):
     from conftest import clear_health
-    from mangaassist.health import health_board
+    from mangaassist.answer.health import health_board
 
     board = health_board()
     assert board.available("haiku")

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import redis
 
-from mangaassist.health import (
+from mangaassist.answer.health import (
     CHAIN,
     DynamoHealthStore,
     HealthBoard,

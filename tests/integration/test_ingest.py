@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mangaassist.documents import Document
+from mangaassist.catalog.documents import Document
 from mangaassist_local.understand import IngestError, ingest_documents, read_documents
 
 pytestmark = pytest.mark.integration
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 def drain(local_aws) -> list[dict]:
     sqs = local_aws.client("sqs")
-    url = local_aws.env["EMBEDDINGS_QUEUE_URL"]
+    url = local_aws.template.queue_url("EmbeddingsQueue", local_aws.endpoint)
     bodies = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
         for message in messages:

@@ -314,7 +314,7 @@ def _dlq_bodies(workbench: Workbench) -> list[str]:
 @pytest.mark.skipif(not (REPO / "functions" / "session_writer" / "app.py").exists(),
                     reason="functions/session_writer/app.py is not written yet")
 def test_session_writes_reach_the_sessions_table(local_aws: LocalAws) -> None:
-    from mangaassist.sessions import DynamoHistory, new_turn_id, turn_record
+    from mangaassist.chat.sessions import DynamoHistory, new_turn_id, turn_record
 
     session_id = f"poller-{_tag()}"
     answers = [{"type": "answer", "text": "One Piece vol. 1 is ¥528.", "meta": {"task": "product_search"}},

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from conftest import sqs_event
-from mangaassist.sessions import DynamoHistory, turn_record
+from mangaassist.chat.sessions import DynamoHistory, turn_record
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,15 @@ with botocore's Stubber, and the fixtures below set fake credentials.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from mangaassist.model_client import ModelReply, ModelRequest
+from mangaassist.adapters.models import ModelReply, ModelRequest
+from mangaassist.settings import settings
 from mangaassist.turn import (
     Answer,
     Classification,
@@ -42,7 +44,7 @@ RECEIVED_AT_MS = 1_760_000_000_000
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials and region so no test can reach (or need) a real AWS account."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -52,6 +54,9 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"):
         monkeypatch.delenv(name, raising=False)
+    settings.cache_clear()  # each test reads the environment it sets
+    yield
+    settings.cache_clear()
 
 
 # --- sources ---------------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from mangaassist.answering import attempt, escalate, model_id, other_tier, retry_other_tier
+from mangaassist.answer.attempt import attempt, escalate, model_id, other_tier, retry_other_tier
+from mangaassist.answer.prompts import MAX_TOKENS
 from mangaassist.errors import ModelThrottledError
-from mangaassist.fallback import CANNED
-from mangaassist.prompts import MAX_TOKENS
+from mangaassist.reply.fallback import CANNED
 from mangaassist.turn import Language, Outcome, Target, Task
 
 from .conftest import (

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mangaassist.cache import InProcessCache, cache_key
-from mangaassist.chat import ChatPorts, fallback_frame, handle_frame, sync_output
-from mangaassist.fallback import CANNED
+from mangaassist.chat.conversation import ChatPorts, fallback_frame, handle_frame, sync_output
+from mangaassist.reply.cache import InProcessCache, cache_key
+from mangaassist.reply.fallback import CANNED
 from mangaassist.turn import HistoryItem
 
 from .conftest import make_history

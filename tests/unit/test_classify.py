@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.classify import classify
 from mangaassist.turn import Language, Task
+from mangaassist.understand.classify import classify
 
 GR, FQ, PS, RC, CP, DS, OS, SM, TR, UN = (
     Task.GREETING, Task.FAQ, Task.PRODUCT_SEARCH, Task.RECOMMENDATION, Task.COMPARISON, Task.DISCUSSION,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mangaassist.confidence import LENGTH_BAND, TASK_PRIOR, WEIGHTS, hedge_count, length_fit, score
+from mangaassist.answer.confidence import LENGTH_BAND, TASK_PRIOR, WEIGHTS, hedge_count, length_fit, score
 from mangaassist.turn import Task
 
 from .conftest import product_source, series_source

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mangaassist.finalize import finalize
-from mangaassist.pricing import cost_usd
+from mangaassist.answer.pricing import cost_usd
+from mangaassist.reply.finalize import finalize
 from mangaassist.turn import Outcome, Target, TierCall, Validation
 
 from .conftest import make_answer, make_route, make_state

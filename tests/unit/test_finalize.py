@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from mangaassist.fallback import CANNED
-from mangaassist.finalize import finalize, total_cost
+from mangaassist.reply.fallback import CANNED
+from mangaassist.reply.finalize import finalize, total_cost
 from mangaassist.turn import Language, Target, Validation
 
 from .conftest import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mangaassist.frames import (
+from mangaassist.protocol import (
     MAX_FRAME_BYTES,
     MAX_MESSAGE_CHARS,
     ProtocolError,

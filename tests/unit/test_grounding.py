@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.grounding import Grounding, check
+from mangaassist.reply.grounding import Grounding, check
 
 from .conftest import order_source, product_source, series_source
 
@@ -159,7 +159,7 @@ def test_share_property() -> None:
 
 
 def test_amounts_stated_by_a_retrieved_policy_are_grounded():
-    from mangaassist.store_data import policies
+    from mangaassist.catalog.store import policies
 
     from .conftest import policy_source
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from mangaassist import health
-from mangaassist.health import (
+from mangaassist.answer import health
+from mangaassist.answer.health import (
     CHAIN,
     DynamoHealthStore,
     HealthBoard,
@@ -19,6 +19,7 @@ from mangaassist.health import (
     bucketed_p99,
     p99,
 )
+from mangaassist.settings import settings
 from mangaassist.turn import Target
 
 T0 = 1_760_000_000.0
@@ -248,6 +249,7 @@ def test_a_failing_redis_reads_as_healthy_and_is_skipped_for_a_while(clock: Cloc
 
 def test_factory_prefers_redis_then_the_budget_table_then_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def built() -> object:
+        settings.cache_clear()
         health.health_board.cache_clear()
         return health.health_board().store
 

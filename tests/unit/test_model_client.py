@@ -17,14 +17,14 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from mangaassist.errors import ModelRequestError, ModelThrottledError, ModelTimeoutError, ModelUnavailableError
-from mangaassist.model_client import (
+from mangaassist.adapters.models import (
     BedrockConverseClient,
     ModelReply,
     ModelRequest,
     SageMakerTGIClient,
     render_tgi_prompt,
 )
+from mangaassist.errors import ModelRequestError, ModelThrottledError, ModelTimeoutError, ModelUnavailableError
 
 from .conftest import HAIKU_ID, SAGEMAKER_ENDPOINT
 

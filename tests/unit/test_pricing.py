@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mangaassist.pricing import DEFAULT_PRICES as PRICES
-from mangaassist.pricing import PriceTableError, cost_usd, parse_price_table
+from mangaassist.answer.pricing import DEFAULT_PRICES as PRICES
+from mangaassist.answer.pricing import PriceTableError, cost_usd, parse_price_table
 from mangaassist.turn import Target
 
 tokens = st.integers(min_value=0, max_value=10_000_000)

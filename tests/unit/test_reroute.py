@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mangaassist.health import CHAIN
-from mangaassist.routing import avoid_open_circuits
+from mangaassist.answer.health import CHAIN
+from mangaassist.answer.routing import avoid_open_circuits
 from mangaassist.turn import Target
 
 from .conftest import make_route

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
-from mangaassist.retrieve import TOP_K, DynamoLookups, keyword_search, product_id, retrieve, tokens
+from mangaassist.adapters.dynamodb import DynamoLookups
+from mangaassist.catalog.store import product_id
 from mangaassist.text import extract_entities
+from mangaassist.textnorm import tokens
 from mangaassist.turn import SourceRef
+from mangaassist.understand.retrieve import TOP_K, keyword_search, retrieve
 
 
 def search(query: str, k: int = TOP_K) -> list[SourceRef]:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mangaassist import routing
-from mangaassist.routing import COMPLEX, JST, DynamoSpendLedger, decide, is_peak, jst_day
+from mangaassist.adapters.dynamodb import DynamoSpendLedger
+from mangaassist.answer import routing
+from mangaassist.answer.routing import COMPLEX, JST, decide, is_peak, jst_day
 from mangaassist.turn import Target, Task
 
 from .conftest import PROVISIONED_ARN, SAGEMAKER_ENDPOINT, make_classification, make_config

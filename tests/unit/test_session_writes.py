@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.stub import ANY, Stubber
 
-from mangaassist.session_writes import CHUNK, MAX_ROUNDS, write_turns
+from mangaassist.chat.session_writes import CHUNK, MAX_ROUNDS, write_turns
 
 
 def item(n: int, session: str = "s") -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mangaassist.classify import classify, features
-from mangaassist.task_model import TaskModel, fit, labelled, training_fingerprint
 from mangaassist.turn import QueryEmbedding, Task
+from mangaassist.understand.classify import classify, features
+from mangaassist.understand.task_model import TaskModel
+from mangaassist_offline.training import fit, labelled, training_fingerprint
 
 MODEL = "test-embeddings"
 
@@ -65,8 +66,8 @@ def test_fingerprint_changes_with_the_embedding_space():
 
 
 def test_store_questions_search_policies_only_unless_a_title_is_named():
-    from mangaassist.retrieve import store_question
     from mangaassist.text import extract_entities
+    from mangaassist.understand.retrieve import store_question
 
     texts, vectors = ["can I pay", "refund rules", "one piece price", "naruto 3"], [axis(2), axis(2), axis(3), axis(3)]
     matrix = np.array([features(t, v) for t, v in zip(texts, vectors, strict=True)])

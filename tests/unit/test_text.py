@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.store_data import catalog
+from mangaassist.catalog.store import catalog
 from mangaassist.text import (
     detect_language,
     extract_entities,

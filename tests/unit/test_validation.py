@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.fallback import CANNED
-from mangaassist.prompts import BASE, system_prompt
+from mangaassist.answer.prompts import BASE, system_prompt
+from mangaassist.reply.fallback import CANNED
+from mangaassist.reply.validate import MAX_CHARS, language_matches, safety_failures, validate
 from mangaassist.turn import Target, Task
-from mangaassist.validation import MAX_CHARS, language_matches, safety_failures, validate
 
 from .conftest import make_answer, order_source, product_source
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.documents import Document, store_documents
-from mangaassist.vector_store import EmbeddedVectorStore, OpenSearchVectorStore, content_hash, fuse
+from mangaassist.adapters.opensearch import OpenSearchVectorStore, content_hash, fuse
+from mangaassist.catalog.documents import Document
+from mangaassist_offline.documents import store_documents
+from mangaassist_offline.embedded_store import EmbeddedVectorStore
 
 
 def doc(doc_id: str, text: str, kind: str = "series") -> Document:

@@ -1,0 +1,1 @@
+"""The conversation around the machine: frames in, the turn run, the reply out, sessions recorded."""

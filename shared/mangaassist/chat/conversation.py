@@ -1,0 +1,99 @@
+"""The sendMessage route: validate the frame, run the turn, reply, record it.
+
+Every accepted frame gets exactly one reply frame: the answer, or an error frame
+with a code. The machine's failures become the polite fallback answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from mangaassist.chat.sessions import new_turn_id, turn_record
+from mangaassist.protocol import ProtocolError, error_frame, parse_client_frame
+from mangaassist.reply.cache import Cache, cache_key, hit_frame
+from mangaassist.reply.fallback import canned_text
+from mangaassist.telemetry import record_cache_hit
+from mangaassist.turn import HistoryItem
+
+logger = Logger(service="mangaassist")
+
+
+class TurnRunner(Protocol):
+    def __call__(self, turn_input: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class ChatPorts:
+    run_turn: TurnRunner  # StartSyncExecution; None when the execution did not succeed
+    reply: Callable[[dict[str, Any]], bool]  # post to the connection; False when it is gone
+    history: Callable[[str], list[HistoryItem]]
+    record: Callable[[dict[str, Any]], None]  # enqueue the session write
+    cache: Cache | None = None
+
+
+def fallback_frame(turn_id: str, locale: str | None, reason: str) -> dict[str, Any]:
+    return {"type": "answer", "turnId": turn_id, "text": canned_text(locale or "en"),
+            "meta": {"turnId": turn_id, "task": "unknown", "tiers": [], "escalated": False, "confidence": None,
+                     "cache": "miss", "cost_usd": "0", "validation": {"decision": "fallback", "failures": [reason]}}}
+
+
+def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: ChatPorts) -> dict[str, Any]:
+    """Serve one client frame; returns the frame that was sent back."""
+    try:
+        frame = parse_client_frame(body, is_base64)
+    except ProtocolError as error:
+        reply = error_frame(error.code, error.message)
+        ports.reply(reply)
+        return reply
+    received = int(time.time() * 1000)
+    started = time.perf_counter()
+    turn_id = new_turn_id(received)
+    cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
+    if cached is not None:
+        answer = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        record_cache_hit("exact")
+        _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
+        return answer
+    try:
+        history = ports.history(frame.session_id)
+    except Exception:
+        logger.exception("could not load the session history")
+        history = []
+    turn_input = {"request": {"turn_id": turn_id, "session_id": frame.session_id, "message": frame.message,
+                              "locale": frame.locale, "connection_id": connection_id, "received_at_ms": received,
+                              "history": [h.model_dump() for h in history]}}
+    try:
+        answer = ports.run_turn(turn_input)
+    except Exception:
+        logger.exception("the chat-turn execution could not run")
+        answer = None
+    if answer is None:
+        answer = fallback_frame(turn_id, frame.locale, "error:execution")
+    _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
+    return answer
+
+
+def _deliver(answer: dict[str, Any], turn_id: str, session_id: str, message: str, connection_id: str,
+             ports: ChatPorts) -> None:
+    """Reply, then record the turn; the reply goes first because the customer is waiting."""
+    if not ports.reply(answer):
+        logger.info("connection gone before the reply", extra={"connection_id": connection_id})
+    try:
+        ports.record(turn_record(session_id, turn_id, message, answer))
+    except Exception:
+        logger.exception("could not enqueue the session write")
+
+
+def sync_output(response: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer frame from a StartSyncExecution response, or None if the execution failed."""
+    if response.get("status") != "SUCCEEDED" or "output" not in response:
+        logger.error("chat-turn execution failed", extra={"error": response.get("error"),
+                                                          "cause": str(response.get("cause"))[:500]})
+        return None
+    return json.loads(response["output"])

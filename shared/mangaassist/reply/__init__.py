@@ -1,0 +1,1 @@
+"""Reply: validate the answer (format, language, safety, grounding), finalize the frame, cache it."""

@@ -1,0 +1,84 @@
+"""Finalize: the reply frame, its meta, the turn's cost. Every path ends here."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from mangaassist.answer.attempt import model_id, other_tier
+from mangaassist.errors import outcome_of
+from mangaassist.reply.fallback import canned_text
+from mangaassist.text import reply_language
+from mangaassist.turn import Language, Outcome, Target, TierCall, TurnState
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _failure_tiers(state: TurnState) -> list[TierCall]:
+    """Calls whose Catch kept them out of `answer`: they still count in the tier path."""
+    route = state.route
+    if route is None:
+        return []
+
+    def failed(target: Target, error: str) -> TierCall:
+        return TierCall(target=target, model_id=model_id(target, state.config), outcome=Outcome(outcome_of(error)))
+
+    tiers = []
+    if state.answer is None and state.attempt_failure is not None:
+        tiers.append(failed(route.target, state.attempt_failure.error))
+    if state.escalation_failure is not None:
+        target = route.fallback if state.attempt_failure is not None else (route.escalate_to or route.fallback)
+        tiers.append(failed(target, state.escalation_failure.error))
+    if state.retry_failure is not None and state.answer is not None:
+        tiers.append(failed(other_tier(state.answer.target), state.retry_failure.error))
+    return tiers
+
+
+def total_cost(tiers: list[TierCall]) -> str:
+    """The turn's cost: the exact sum of its tiers, as a plain decimal string."""
+    return format(sum((tier.cost_usd for tier in tiers), Decimal("0")), "f")
+
+
+def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]:
+    """The answer frame for this turn: the validated answer, or the canned one."""
+    classification = state.understanding.classification if state.understanding else None
+    language = reply_language(classification.language if classification else Language(state.request.locale or "en"),
+                              state.request.locale)
+    tiers = [*(state.answer.tiers if state.answer else []), *_failure_tiers(state)]
+    accepted = state.answer is not None and state.validation is not None and state.validation.decision == "accept"
+    failures = list(state.validation.failures) if state.validation else []
+    failures += [f"error:{f.error}" for f in (state.failure, state.retry_failure) if f is not None]
+    text = state.answer.text if accepted and state.answer else canned_text(language)
+    if not accepted and not any(t.target is Target.CANNED for t in tiers):
+        tiers.append(TierCall(target=Target.CANNED, model_id="canned"))
+    stages = {
+        "embed": state.query_embedding.elapsed_ms if state.query_embedding else None,
+        "classify": classification.elapsed_ms if classification else None,
+        "retrieve": state.understanding.retrieval.elapsed_ms if state.understanding else None,
+        "route": state.route.elapsed_ms if state.route else None,
+        "answer": state.answer.elapsed_ms if state.answer else None,
+        "validate": state.validation.elapsed_ms if state.validation else None,
+    }
+    finished = finished_ms if finished_ms is not None else now_ms()
+    meta = {
+        "turnId": state.request.turn_id,
+        "task": classification.task.value if classification else "unknown",
+        "language": classification.language.value if classification else language,
+        "complexity": classification.complexity if classification else None,
+        "route": ({"target": state.route.target.value, "reason": state.route.reason,
+                   "fallback": state.route.fallback.value} if state.route else None),
+        "tiers": [tier.model_dump(mode="json") for tier in tiers],
+        # An escalation that was tried counts, even when it failed.
+        "escalated": bool(state.answer and state.answer.escalated) or state.escalation_failure is not None,
+        "confidence": state.answer.confidence if state.answer else None,
+        "validation": {"decision": "accept" if accepted else "fallback", "failures": failures},
+        "cache": "miss",
+        "cost_usd": total_cost(tiers),
+        "latency_ms": {"total": max(finished - state.request.received_at_ms, 0),
+                       **{name: round(ms, 1) for name, ms in stages.items() if ms is not None}},
+        "sources": [s.id for s in state.understanding.retrieval.sources] if state.understanding else [],
+    }
+    return {"type": "answer", "turnId": state.request.turn_id, "text": text, "meta": meta}
