@@ -8,6 +8,7 @@ from mangaassist_local.faults import Fault, FaultPlan
 from mangaassist_local.gateway import Gateway
 from mangaassist_local.latency import Latency
 from mangaassist_local.pollers import SqsPollers
+from mangaassist_local.process_runtime import BuildLayout
 from mangaassist_local.redis_local import LocalRedis, start_redis
 from mangaassist_local.stack import LocalAws, start_local_aws
 
@@ -29,9 +30,11 @@ class LocalStack:
 
 
 def start_stack(port: int = 0, aws_port: int = 0, faults: list[Fault] | None = None,
-                latency: Latency | None = None) -> LocalStack:
+                latency: Latency | None = None, build: BuildLayout | None = None) -> LocalStack:
+    """The whole stack; with `build`, the functions run from a `sam build` output (see mangaassist_local.build)."""
     redis = start_redis()
-    aws = start_local_aws(port=aws_port, faults=FaultPlan(faults), latency=latency, redis_url=redis.url)
+    aws = start_local_aws(port=aws_port, faults=FaultPlan(faults), latency=latency, redis_url=redis.url,
+                          build=build)
     holder: dict[str, LocalStack] = {}
     gateway = Gateway(aws.runtime, aws.template, port=port, ready=lambda: "stack" in holder and holder["stack"].ready)
     gateway.start()

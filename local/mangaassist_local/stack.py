@@ -28,6 +28,7 @@ from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.opensearch import LocalOpenSearch
+from mangaassist_local.process_runtime import BuildLayout, ProcessRuntime
 from mangaassist_local.template import Template
 from mangaassist_offline.documents import store_documents
 from mangaassist_offline.embedded_store import EmbeddedVectorStore
@@ -51,7 +52,7 @@ class LocalAws:
 
     template: Template
     server: LocalAwsServer
-    runtime: LambdaRuntime
+    runtime: LambdaRuntime | ProcessRuntime
     models: ModelEndpoint
     opensearch: LocalOpenSearch
     env: dict[str, str] = field(default_factory=dict)
@@ -79,6 +80,8 @@ class LocalAws:
 
     def stop(self) -> None:
         self.server.stop()
+        if isinstance(self.runtime, ProcessRuntime):
+            self.runtime.stop()
 
 
 def _aws_env(endpoint: str, port: int) -> dict[str, str]:
@@ -163,16 +166,21 @@ def start_local_aws(
     latency: Latency | None = None,
     overrides: dict[str, str] | None = None,
     redis_url: str = "",
+    build: BuildLayout | None = None,
 ) -> LocalAws:
     """Start the AWS side on `port` (0 = a free one), create the resources and set the environment.
 
-    The environment is process-wide (os.environ) because the handlers run in this process.
+    Without `build` the handlers run in this process from the source tree, and the environment is
+    process-wide (os.environ). With `build` (a `sam build` output, see mangaassist_local.build) each function
+    runs in worker processes that see only its built code, the built layer and the runtime's boto3, with its
+    own environment from the template plus the stack's endpoints.
     """
     # The interpreter logs every caught task failure at ERROR; the reply frame already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     overrides = {**LOCAL_PARAMETERS, **(overrides or {})}
     template = Template(template_path, REGION, overrides=overrides)
-    runtime = LambdaRuntime(template)
+    runtime: LambdaRuntime | ProcessRuntime = (LambdaRuntime(template) if build is None
+                                               else ProcessRuntime(template, build, {}))
     models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
     opensearch = LocalOpenSearch()
     server = LocalAwsServer(LocalAwsApp(runtime, models, REGION, opensearch), port=port)
@@ -181,6 +189,7 @@ def start_local_aws(
     urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST"))  # noqa: S310
     env = _aws_env(server.endpoint, server.port)
     os.environ.update(env)
+    local_env = dict(env)  # what every function gets on top of its own template environment
     env.update(template.environment(server.endpoint))
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
     env["CLASSIFIER_MODEL_PATH"] = str(ensure_task_model(env["EMBEDDING_MODEL_ID"], env["EMBEDDING_QUERY_PREFIX"]))
@@ -195,6 +204,10 @@ def start_local_aws(
     env["REDIS_URL"] = redis_url
     os.environ.update(env)
     settings.cache_clear()  # in-process handlers read the environment just set
+    if isinstance(runtime, ProcessRuntime):
+        local_env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
+        local_env.update({key: env[key] for key in ("CLASSIFIER_MODEL_PATH", "OPENSEARCH_ENDPOINT", "REDIS_URL")})
+        runtime.base_env = local_env
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
     _create_tables(template, dynamodb)
     _create_queues(template, boto3.client("sqs", region_name=REGION, endpoint_url=server.endpoint), server.endpoint)

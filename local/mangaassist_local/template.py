@@ -49,6 +49,7 @@ class FunctionSpec:
     code_uri: Path
     handler: str
     timeout: int
+    memory_size: int = 128
 
 
 class Template:
@@ -182,6 +183,7 @@ class Template:
                 code_uri=(self.root / props["CodeUri"]).resolve(),
                 handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             )
         return specs
 
@@ -191,6 +193,14 @@ class Template:
                                       .get("Variables", {}))
         for res in self.of_type("AWS::Serverless::Function").values():
             merged.update(res["Properties"].get("Environment", {}).get("Variables", {}))
+        return {key: "" if (v := self.resolve(value, endpoint)) is None else str(v) for key, value in merged.items()}
+
+    def function_environment(self, logical_id: str, endpoint: str) -> dict[str, str]:
+        """One function's environment variables, resolved: Globals, then the function's own."""
+        merged: dict[str, Any] = dict(self.doc.get("Globals", {}).get("Function", {}).get("Environment", {})
+                                      .get("Variables", {}))
+        props = self.resources[logical_id]["Properties"]
+        merged.update(props.get("Environment", {}).get("Variables", {}))
         return {key: "" if (v := self.resolve(value, endpoint)) is None else str(v) for key, value in merged.items()}
 
     def function_by_name(self, name_or_arn: str) -> FunctionSpec:
