@@ -8,6 +8,7 @@ outage fails the whole batch, which SQS redelivers: nothing accepted is lost.
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mangaassist.catalog.documents import Document
@@ -17,7 +18,7 @@ from mangaassist.wiring import embedder, vector_store
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     store = vector_store()
     if store is None:
         raise RuntimeError("no vector store configured (OPENSEARCH_ENDPOINT or VECTOR_INDEX_PATH)")

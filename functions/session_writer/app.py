@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from boto3.dynamodb.types import TypeSerializer
 
@@ -14,7 +15,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 _serializer = TypeSerializer()
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     parsed: dict[str, dict[str, Any]] = {}
 
     def record_handler(record: SQSRecord) -> None:

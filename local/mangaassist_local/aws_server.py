@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from mangaassist_local.faults import parse_faults
-from mangaassist_local.lambda_runtime import LambdaRuntime
+from mangaassist_local.lambda_runtime import Runtime
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.template import ACCOUNT
@@ -73,7 +73,7 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_req
 
 
 class LocalAwsApp:
-    def __init__(self, runtime: LambdaRuntime, models: ModelEndpoint, region: str,
+    def __init__(self, runtime: Runtime, models: ModelEndpoint, region: str,
                  opensearch: LocalOpenSearch | None = None) -> None:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         _cache_interpreter_clients()
@@ -164,14 +164,14 @@ class LocalAwsApp:
         clone = copy.deepcopy(machine, {id(machine.executions): [], id(machine.backend): machine.backend})
         name = params.get("name") or uuid.uuid4().hex
         arn = f"arn:aws:states:{self.region}:{ACCOUNT}:express:{machine.name}:{name}:{uuid.uuid4().hex[:8]}"
-        execution = SyncExecution(
-            name=name, sm_type=clone.sm_type, role_arn=clone.roleArn, exec_arn=arn, account_id=ACCOUNT,
-            region_name=self.region, state_machine=clone, start_date=datetime.now(tz=UTC),
+        execution = SyncExecution(  # moto's own call shape (its annotations are narrower than its use)
+            name=name, sm_type=clone.sm_type, role_arn=clone.roleArn, exec_arn=arn, account_id=ACCOUNT,  # type: ignore[arg-type]
+            region_name=self.region, state_machine=clone, start_date=datetime.now(tz=UTC),  # type: ignore[arg-type]
             cloud_watch_logging_session=None, activity_store={}, input_data=params.get("input") or "{}",
         )
         execution.start()  # runs to the end on this thread
         out = execution.to_start_sync_execution_output()
-        body = {key: value for key, value in out.items() if value is not None}
+        body: dict[str, Any] = {key: value for key, value in out.items() if value is not None}
         for key in ("startDate", "stopDate"):
             if isinstance(body.get(key), datetime):
                 body[key] = body[key].timestamp()

@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from mangaassist.settings import settings
-from mangaassist_local.lambda_runtime import Invocation, LambdaRuntime
+from mangaassist_local.lambda_runtime import Invocation, Runtime
 from mangaassist_local.template import Template
 
 log = logging.getLogger("mangaassist_local.gateway")
@@ -126,7 +126,7 @@ class _Connection:
 
 
 class Gateway:
-    def __init__(self, runtime: LambdaRuntime, template: Template, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, runtime: Runtime, template: Template, host: str = "127.0.0.1", port: int = 0,
                  stage: str = "local", ready: Callable[[], bool] | None = None) -> None:
         self.runtime = runtime
         self.template = template

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from mangaassist_local.template import FunctionSpec, Template
 
@@ -41,6 +41,17 @@ class LambdaContext:
 class Invocation:
     payload: Any
     error: bool = False
+
+
+class Runtime(Protocol):
+    """What the gateway, the pollers and the AWS endpoint need of a runtime: in-process (LambdaRuntime) or
+    worker processes running a `sam build` output (process_runtime.ProcessRuntime)."""
+
+    invocations: dict[str, int]
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation: ...
+
+    def invoke_json(self, name_or_arn: str, body: bytes) -> tuple[bytes, bool]: ...
 
 
 class LambdaRuntime:

@@ -58,6 +58,7 @@ def main() -> None:
             reply = {"error": init_error}
         else:
             try:
+                assert handler is not None
                 reply = {"payload": handler(request["event"], Context(request["context"]))}
             except Exception as error:  # noqa: BLE001 - the function error, named by its class as Lambda does
                 reply = {"error": _error(type(error).__name__, error)}

@@ -134,7 +134,7 @@ class ModelEndpoint:
         text = local_model.answer("sagemaker", local_model.parse_prompt(system, users[-1] if users else ""))
         params = body.get("parameters", {})
         text, stop = _truncate(text, params.get("max_new_tokens", 4096))
-        details = {"finish_reason": "length" if stop == "max_tokens" else "eos_token",
+        details: dict[str, Any] = {"finish_reason": "length" if stop == "max_tokens" else "eos_token",
                    "generated_tokens": local_model.count_tokens(text)}
         if params.get("decoder_input_details"):
             details["prefill"] = [{"id": n} for n in range(local_model.count_tokens(transcript))]

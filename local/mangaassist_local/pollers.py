@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from mangaassist_local.lambda_runtime import LambdaRuntime
+from mangaassist_local.lambda_runtime import Runtime
 from mangaassist_local.template import Template
 
 log = logging.getLogger("mangaassist_local.pollers")
@@ -113,7 +113,7 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 
 class SqsPollers:
-    def __init__(self, runtime: LambdaRuntime, template: Template, endpoint: str,
+    def __init__(self, runtime: Runtime, template: Template, endpoint: str,
                  functions: Iterable[str] | None = None) -> None:
         """`functions` (logical ids) limits the pollers to those consumers; None polls every mapping."""
         self.runtime = runtime
@@ -271,7 +271,7 @@ class SqsPollers:
                 return
             if failed:
                 log.warning("%s: %d of %d messages failed", mapping.name, len(failed), len(messages))
-        self._delete(client, url, [m for m in messages if m["MessageId"] not in failed])
+        self._delete(client, url, [m for m in messages if m["MessageId"] not in (failed or set())])
 
     @staticmethod
     def _delete(client: Any, url: str, messages: list[dict[str, Any]]) -> None:

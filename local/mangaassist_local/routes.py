@@ -21,7 +21,7 @@ def default_config(sagemaker_endpoint: str = "", provisioned_arn: str = "",
     params = Template(REPO / "template.yaml", REGION).parameters
     return TurnConfig(haiku_model_id=params["HaikuModelId"], sonnet_model_id=params["SonnetModelId"],
                       sonnet_provisioned_arn=provisioned_arn, sagemaker_endpoint=sagemaker_endpoint,
-                      confidence_threshold=params["ConfidenceThreshold"],
+                      confidence_threshold=float(params["ConfidenceThreshold"]),
                       daily_budget_usd=Decimal(daily_budget or params["DailyBudgetUsd"]))
 
 

@@ -35,6 +35,7 @@ def _construct(loader: _Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node, deep=True)
     key = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
     return {key: value}

@@ -103,8 +103,10 @@ def train_classifier(out: Path, bedrock: bool) -> TaskModel:
     if bedrock:
         from mangaassist.adapters import aws
         from mangaassist.adapters.embeddings import BedrockTitanEmbedder, EmbeddingConfig
+        from mangaassist.settings import settings
 
-        embedder = BedrockTitanEmbedder(aws.client("bedrock-runtime", aws.FAST), EmbeddingConfig.from_env())
+        config = EmbeddingConfig.from_settings(settings())
+        embedder = BedrockTitanEmbedder(aws.client("bedrock-runtime", aws.FAST), config)
         model = train_task_model(embedder.embed_query, embedder.model_id)
     else:
         model = train_task_model(lambda text: local_embeddings.embed(LOCAL_QUERY_PREFIX + text),

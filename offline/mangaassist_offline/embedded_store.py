@@ -58,7 +58,7 @@ class EmbeddedVectorStore:
         self.path.mkdir(parents=True, exist_ok=True)
         docs_file, vectors_file = self._files()
         tmp_vectors = vectors_file.with_suffix(".tmp.npz")
-        np.savez(tmp_vectors, **self._vectors)
+        np.savez(tmp_vectors, **self._vectors)  # type: ignore[arg-type]  # numpy's stub: **kwds are arrays
         tmp_vectors.replace(vectors_file)
         tmp_docs = docs_file.with_suffix(".tmp")
         tmp_docs.write_text(json.dumps({i: {**m, "terms": dict(m["terms"])} for i, m in self._docs.items()},

@@ -485,7 +485,7 @@ class HealthBoard:
         now = self._clock() if now is None else now
         names = [str(t) for t in preferred]
         opened = self.store.open_circuits(names, now)
-        skipped = []
+        skipped: list[str] = []
         for name in names:
             if name not in opened:
                 return name, skipped

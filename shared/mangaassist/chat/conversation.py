@@ -56,10 +56,10 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     turn_id = new_turn_id(received)
     cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
     if cached is not None:
-        answer = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        hit = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
         record_cache_hit("exact")
-        _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
-        return answer
+        _deliver(hit, turn_id, frame.session_id, frame.message, connection_id, ports)
+        return hit
     try:
         history = ports.history(frame.session_id)
     except Exception:
@@ -69,12 +69,11 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
                               "locale": frame.locale, "connection_id": connection_id, "received_at_ms": received,
                               "history": [h.model_dump() for h in history]}}
     try:
-        answer = ports.run_turn(turn_input)
+        output = ports.run_turn(turn_input)
     except Exception:
         logger.exception("the chat-turn execution could not run")
-        answer = None
-    if answer is None:
-        answer = fallback_frame(turn_id, frame.locale, "error:execution")
+        output = None
+    answer = output if output is not None else fallback_frame(turn_id, frame.locale, "error:execution")
     _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
     return answer
 

@@ -73,7 +73,7 @@ class RedisCache:
         except Exception:  # a cache outage is a miss
             logger.warning("redis get failed; treating as a miss", exc_info=True)
             return None
-        return json.loads(raw) if raw else None
+        return json.loads(raw) if raw else None  # type: ignore[arg-type]  # sync client: bytes, not Awaitable
 
     def put(self, key: str, value: dict[str, Any], ttl: int = TTL_SECONDS) -> None:
         try:

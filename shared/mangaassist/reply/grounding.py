@@ -56,9 +56,9 @@ def check(answer: str, sources: list[SourceRef]) -> Grounding:
     folded = normalize(answer)
     series_ids = {s.id for s in sources if s.kind == "series"}
     series_ids |= {str(s.facts["series_id"]) for s in sources if s.kind == "product" and "series_id" in s.facts}
-    prices = {int(s.facts["price_jpy"]) for s in sources if s.facts.get("price_jpy") is not None}
+    prices = {int(price) for s in sources if (price := s.facts.get("price_jpy")) is not None}
     prices |= _policy_amounts(s.id for s in sources if s.kind == "policy")
-    stocks = {int(s.facts["stock"]) for s in sources if s.facts.get("stock") is not None}
+    stocks = {int(stock) for s in sources if (stock := s.facts.get("stock")) is not None}
     order_ids = {s.id for s in sources if s.kind == "order"}
     volumes_of = {sid: catalog()[sid].volumes for sid in series_ids if sid in catalog()}
 

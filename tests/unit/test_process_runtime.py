@@ -1,0 +1,84 @@
+"""Lambda-like execution environments for a build: isolation from the dev venv, timeouts, import errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mangaassist_local.process_runtime import BuildLayout, ProcessRuntime
+from mangaassist_local.template import Template
+
+HANDLERS = {
+    "Echo": "import json\n\ndef handler(event, context):\n"
+            "    print('a log line, not the reply')\n"
+            "    return {'echo': event, 'remaining_ms': context.get_remaining_time_in_millis() > 0}\n",
+    "Slow": "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n",
+    "DevOnly": "import moto  # in the dev venv, never in a Lambda environment\n\ndef handler(event, context):\n"
+               "    return 'unreachable'\n",
+    "Fails": "class OrderLookupError(Exception):\n    pass\n\ndef handler(event, context):\n"
+             "    raise OrderLookupError('no such order')\n",
+}
+
+
+@pytest.fixture
+def runtime(tmp_path: Path):
+    resources = ""
+    for name, code in HANDLERS.items():
+        (tmp_path / "build" / name).mkdir(parents=True)
+        (tmp_path / "build" / name / "app.py").write_text(code)
+        resources += textwrap.dedent(f"""\
+          {name}:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: {name}/
+              Handler: app.handler
+              Timeout: {2 if name == "Slow" else 10}
+              Environment:
+                Variables:
+                  GREETING: hello-{name}
+        """).replace("\n", "\n  ")
+    (tmp_path / "build" / "template.yaml").write_text("Resources:\n  " + resources)
+    for part in ("layer/python", "runtime"):
+        (tmp_path / part).mkdir(parents=True)
+    layout = BuildLayout(build_dir=tmp_path / "build", layer_dir=tmp_path / "layer", runtime_dir=tmp_path / "runtime")
+    rt = ProcessRuntime(Template(tmp_path / "build" / "template.yaml", "ap-northeast-1"), layout, {"STAGE": "t"})
+    yield rt
+    rt.stop()
+
+
+def test_an_environment_answers_and_is_reused_warm(runtime: ProcessRuntime) -> None:
+    first = runtime.invoke("Echo", {"n": 1})
+    second = runtime.invoke("Echo", {"n": 2})
+    assert not first.error and first.payload == {"echo": {"n": 1}, "remaining_ms": True}
+    assert second.payload["echo"] == {"n": 2}
+    assert len(runtime.cold_starts["Echo"]) == 1  # the second call found the environment warm
+
+
+def test_the_dev_venv_is_invisible(runtime: ProcessRuntime) -> None:
+    result = runtime.invoke("DevOnly", {})
+    assert result.error and result.payload["errorType"] == "Runtime.ImportModuleError"
+    assert "moto" in result.payload["errorMessage"]
+
+
+def test_a_function_error_is_named_by_its_class(runtime: ProcessRuntime) -> None:
+    result = runtime.invoke("Fails", {})
+    assert result.error and result.payload["errorType"] == "OrderLookupError"
+    assert result.payload["errorMessage"] == "no such order"
+
+
+def test_the_timeout_fails_the_invocation_and_replaces_the_environment(runtime: ProcessRuntime) -> None:
+    timed_out = runtime.invoke("Slow", {"sleep": 5})
+    assert timed_out.error and timed_out.payload["errorType"] == "Sandbox.Timedout"
+    assert "2.00 seconds" in timed_out.payload["errorMessage"]
+    again = runtime.invoke("Slow", {"sleep": 0})
+    assert not again.error and again.payload == "done"
+    assert len(runtime.cold_starts["Slow"]) == 2  # a new environment after the timeout
+
+
+def test_each_function_sees_its_own_environment(tmp_path: Path, runtime: ProcessRuntime) -> None:
+    code = "import os\n\ndef handler(event, context):\n    return [os.environ.get(n) for n in event]\n"
+    (runtime.layout.function_dir("Echo") / "app.py").write_text(code)
+    result = runtime.invoke("Echo", ["GREETING", "STAGE", "AWS_LAMBDA_FUNCTION_NAME", "VIRTUAL_ENV"])
+    assert result.payload == ["hello-Echo", "t", "mangaassist-Echo", None]
