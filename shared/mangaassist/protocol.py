@@ -64,6 +64,49 @@ def decode_body(event: dict[str, Any]) -> tuple[str | None, bool]:
     return event.get("body"), bool(event.get("isBase64Encoded"))
 
 
+class RouteMeta(BaseModel):
+    target: str
+    reason: str
+    fallback: str
+
+
+class ValidationMeta(BaseModel):
+    decision: Literal["accept", "fallback"]
+    failures: list[str] = Field(default_factory=list)
+
+
+class AnswerMeta(BaseModel):
+    """What every answer frame tells the client about its turn (SPEC §1), whichever path produced it."""
+
+    model_config = ConfigDict(extra="forbid")
+    turnId: str
+    task: str
+    language: Literal["ja", "en", "mixed"]
+    complexity: float | None = None
+    route: RouteMeta | None = None
+    tiers: list[dict[str, Any]] = Field(default_factory=list)  # turn.TierCall, as JSON
+    escalated: bool = False
+    confidence: float | None = None
+    validation: ValidationMeta
+    cache: Literal["miss", "exact"] = "miss"
+    cost_usd: str = Field(pattern=r"^\d+(\.\d+)?$")  # a plain decimal string, never a float
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+
+
+class AnswerFrame(BaseModel):
+    """The one answer frame: Finalize, cache hits, sendMessage's fallback and the machine's LastResortReply."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["answer"] = "answer"
+    turnId: str
+    text: str = Field(min_length=1)
+    meta: AnswerMeta
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 def error_frame(code: str, message: str, turn_id: str | None = None) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if turn_id:

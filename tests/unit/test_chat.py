@@ -190,7 +190,7 @@ def test_record_failure_does_not_break_the_reply() -> None:
 def test_cache_hit_replies_without_running_the_turn() -> None:
     cache = InProcessCache()
     cached = {"type": "answer", "turnId": "old", "text": "送料は550円です。",
-              "meta": {"turnId": "old", "task": "faq", "cost_usd": "0.0005625", "cache": "miss",
+              "meta": {"turnId": "old", "task": "faq", "language": "ja", "cost_usd": "0.0005625", "cache": "miss",
                        "tiers": [{"target": "haiku"}], "validation": {"decision": "accept", "failures": []}}}
     cache.put(cache_key("送料はいくらですか？", "ja"), cached)
     fake = FakePorts(answer=ANSWER)
@@ -230,3 +230,11 @@ def test_sync_output() -> None:
     assert sync_output({"status": "FAILED", "error": "States.TaskFailed", "cause": "boom"}) is None
     assert sync_output({"status": "TIMED_OUT"}) is None
     assert sync_output({"status": "SUCCEEDED"}) is None
+
+
+def test_a_cached_entry_that_is_not_an_answer_frame_is_a_miss() -> None:
+    cache = InProcessCache()
+    cache.put(cache_key("送料はいくらですか？", "ja"), {"type": "answer", "turnId": "old", "text": "x", "meta": {}})
+    fake = FakePorts(answer=ANSWER)
+    handle_frame(body("送料はいくらですか？", locale="ja"), False, "conn-1", fake.ports(cache))
+    assert len(fake.turn_inputs) == 1  # the turn ran instead

@@ -144,3 +144,34 @@ def test_error_frame() -> None:
     assert error_frame("EMPTY_FRAME", "the frame is empty") == {"type": "error", "code": "EMPTY_FRAME",
                                                                 "message": "the frame is empty"}
     assert error_frame("X", "y", turn_id="t-1")["turnId"] == "t-1"
+
+
+def test_the_state_machines_last_resort_reply_is_an_answer_frame() -> None:
+    import json
+    from pathlib import Path
+
+    from mangaassist.protocol import AnswerFrame
+
+    asl = json.loads((Path(__file__).resolve().parents[2] / "statemachines" / "chat_turn.asl.json").read_text())
+    params = asl["States"]["LastResortReply"]["Parameters"]
+
+    def resolve(value):  # what the Pass state's JSONPath placeholders become for a turn
+        if isinstance(value, dict):
+            return {key.removesuffix(".$"): ("t-1" if key.endswith(".$") else resolve(item))
+                    for key, item in value.items()}
+        return value
+
+    frame = AnswerFrame.model_validate(resolve(params))
+    assert frame.meta.validation.decision == "fallback" and frame.meta.language == "mixed"
+
+
+def test_an_incomplete_answer_frame_is_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from mangaassist.protocol import AnswerFrame
+
+    with pytest.raises(ValidationError):
+        AnswerFrame.model_validate({"type": "answer", "turnId": "t", "text": "hi",
+                                    "meta": {"turnId": "t", "task": "faq", "cost_usd": "1e-7",
+                                             "language": "en", "validation": {"decision": "accept"}}})

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
 from mangaassist.chat.sessions import new_turn_id, turn_record
-from mangaassist.protocol import ProtocolError, error_frame, parse_client_frame
+from mangaassist.protocol import AnswerFrame, AnswerMeta, ProtocolError, ValidationMeta, error_frame, parse_client_frame
 from mangaassist.reply.cache import Cache, cache_key, hit_frame
 from mangaassist.reply.fallback import canned_text
 from mangaassist.telemetry import record_cache_hit
@@ -38,9 +39,10 @@ class ChatPorts:
 
 
 def fallback_frame(turn_id: str, locale: str | None, reason: str) -> dict[str, Any]:
-    return {"type": "answer", "turnId": turn_id, "text": canned_text(locale or "en"),
-            "meta": {"turnId": turn_id, "task": "unknown", "tiers": [], "escalated": False, "confidence": None,
-                     "cache": "miss", "cost_usd": "0", "validation": {"decision": "fallback", "failures": [reason]}}}
+    language = locale or "en"
+    meta = AnswerMeta(turnId=turn_id, task="unknown", language=language, cost_usd="0",
+                      validation=ValidationMeta(decision="fallback", failures=[reason]))
+    return AnswerFrame(turnId=turn_id, text=canned_text(language), meta=meta).to_wire()
 
 
 def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: ChatPorts) -> dict[str, Any]:
@@ -55,8 +57,13 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     started = time.perf_counter()
     turn_id = new_turn_id(received)
     cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
+    hit = None
     if cached is not None:
-        hit = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        try:
+            hit = hit_frame(cached, turn_id, (time.perf_counter() - started) * 1000)
+        except (KeyError, TypeError, ValidationError):
+            logger.warning("cached answer is not a valid answer frame (an older release?): treated as a miss")
+    if hit is not None:
         record_cache_hit("exact")
         _deliver(hit, turn_id, frame.session_id, frame.message, connection_id, ports)
         return hit

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from mangaassist.protocol import AnswerFrame, AnswerMeta
 from mangaassist.settings import redis_host, settings
 from mangaassist.textnorm import normalize
 
@@ -100,4 +101,4 @@ def hit_frame(cached: dict[str, Any], turn_id: str, elapsed_ms: float) -> dict[s
     """A cached answer re-issued as this turn's frame: no model call, no cost."""
     meta = {**cached["meta"], "turnId": turn_id, "cache": "exact", "tiers": [], "escalated": False,
             "cost_usd": "0", "latency_ms": {"total": round(elapsed_ms, 1), "cache": round(elapsed_ms, 1)}}
-    return {"type": "answer", "turnId": turn_id, "text": cached["text"], "meta": meta}
+    return AnswerFrame(turnId=turn_id, text=cached["text"], meta=AnswerMeta.model_validate(meta)).to_wire()

@@ -8,6 +8,7 @@ from typing import Any
 
 from mangaassist.answer.attempt import model_id, other_tier
 from mangaassist.errors import outcome_of
+from mangaassist.protocol import AnswerFrame, AnswerMeta
 from mangaassist.reply.fallback import canned_text
 from mangaassist.text import reply_language
 from mangaassist.turn import Language, Outcome, Target, TierCall, TurnState
@@ -81,4 +82,4 @@ def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]
                        **{name: round(ms, 1) for name, ms in stages.items() if ms is not None}},
         "sources": [s.id for s in state.understanding.retrieval.sources] if state.understanding else [],
     }
-    return {"type": "answer", "turnId": state.request.turn_id, "text": text, "meta": meta}
+    return AnswerFrame(turnId=state.request.turn_id, text=text, meta=AnswerMeta.model_validate(meta)).to_wire()
