@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -51,18 +52,23 @@ def serve(
     aws_port: Annotated[int, typer.Option(help="Port of the local AWS APIs and model endpoint.")] = 4566,
     fault: FaultOption = None,
     latency: LatencyOption = None,
+    from_build: Annotated[Path | None, typer.Option(
+        "--from-build", help="Run the functions from a `sam build` output (default .aws-sam/build), each in "
+                             "Lambda-like worker processes that see only the built code, the built layer and "
+                             "the runtime's boto3.")] = None,
 ) -> None:
     """Start the whole stack and serve until Ctrl-C."""
     from mangaassist_local.runner import start_stack
 
     faults = _faults(fault)
     delays = _latency(latency)
+    build = _build_layout(from_build)
     for busy in (port, aws_port):
         if not _port_free(busy):
             typer.echo(f"mangaassist: port {busy} is in use (another stack? try --port/--aws-port)", err=True)
             raise typer.Exit(1)
     try:
-        stack = start_stack(port=port, aws_port=aws_port, faults=faults, latency=delays)
+        stack = start_stack(port=port, aws_port=aws_port, faults=faults, latency=delays, build=build)
     except OSError as error:
         typer.echo(f"mangaassist: cannot start: {error} (is another stack running? try --port/--aws-port)", err=True)
         raise typer.Exit(1) from None
@@ -74,6 +80,7 @@ def serve(
                f"  cache          {stack.redis.describe()}\n"
                f"  faults         {', '.join(map(str, faults)) or 'none'}\n"
                f"  model latency  {latency or 'zero'}\n"
+               f"  functions      {f'built: {build.build_dir}' if build else 'from the source tree, in-process'}\n"
                "Ctrl-C stops it.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -83,6 +90,29 @@ def serve(
         pass
     finally:
         stack.stop()
+
+
+def _build_layout(directory: Path | None) -> Any:
+    """The host-runnable layout of a `sam build` output, or None to run from the source tree."""
+    if directory is None:
+        return None
+    from mangaassist_local.build import BuildError, host_build
+
+    try:
+        return host_build(directory)
+    except BuildError as error:
+        typer.echo(f"mangaassist: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("build-host")
+def build_host(
+    build_dir: Annotated[Path, typer.Argument(help="The `sam build` output.")] = Path(".aws-sam/build"),
+) -> None:
+    """Build the layer of a `sam build` output a second time for this machine (same files, same lock), so
+    `serve --from-build` can run it; `make build` does this after `sam build`."""
+    layout = _build_layout(build_dir)
+    typer.echo(f"host layer   {layout.layer_dir}\nruntime SDK  {layout.runtime_dir}")
 
 
 def _port_free(port: int) -> bool:
@@ -169,6 +199,21 @@ def chat(
 
 
 @app.command()
+def invoke(
+    function: Annotated[str, typer.Argument(help="Logical id of a function in template.yaml, e.g. ClassifyFunction.")],
+    event: Annotated[str, typer.Option("--event", "-e", help="The event: a JSON file (see events/), - for stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the function's result.")] = False,
+    url: Annotated[str, typer.Option(help="A running stack's gateway.")] = "http://127.0.0.1:8080",
+    aws_url: Annotated[str, typer.Option(help="A running stack's AWS endpoint.")] = "http://127.0.0.1:4566",
+) -> None:
+    """Run one function of template.yaml on an event, like `sam local invoke` without Docker: through a running
+    local stack's Lambda API, or an ephemeral stack. Exit 1 on a function error, 2 if it could not be invoked."""
+    from mangaassist_local.invoke import main as invoke_main
+
+    raise typer.Exit(invoke_main(function, event, as_json, url, aws_url))
+
+
+@app.command()
 def routes(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines out (the default; kept for symmetry).")] = True,
     sagemaker_endpoint: Annotated[str, typer.Option(help="Pretend this SageMaker endpoint is configured.")] = "",
@@ -249,8 +294,67 @@ def train_classifier_command(
     typer.echo(f"wrote {out}: {len(model.labels)} tasks, {model.dimensions} dimensions of {model.embedding_model_id}")
 
 
+RegionOption = Annotated[str | None, typer.Option(help="AWS region (default: your AWS configuration's).")]
+EndpointOption = Annotated[str | None, typer.Option(help="Another AWS endpoint (the tests aim it at a local stack).")]
+
+
+@app.command()
+def seed(
+    stack_name: Annotated[str, typer.Option(help="The deployed stack (sam deploy's stack name).")],
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Load the catalog and the sample orders into a deployed stack's tables and send the bundled catalog and
+    policies to its embeddings queue (names from the stack's outputs; safe to re-run)."""
+    from mangaassist_local.seed import ProgressPrinter, SeedError, clients, format_report, seed_stack
+
+    try:
+        report = seed_stack(*clients(region, endpoint_url), stack_name, ProgressPrinter(sys.stderr))
+    except SeedError as error:
+        typer.echo(f"mangaassist seed: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+
+
+@app.command()
+def smoke(
+    ws_url: Annotated[str | None, typer.Option(help="The WebSocket URL (wss://...).")] = None,
+    stack_name: Annotated[str | None, typer.Option(help="Or a deployed stack: its WebSocketUrl output.")] = None,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 30.0,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Post-deploy smoke test over the WebSocket: an English and a Japanese turn, a malformed frame, and a turn
+    after it. Exits 0 only if every check passes."""
+    from mangaassist_local.seed import SeedError
+    from mangaassist_local.smoke import format_checks, passed, run_smoke, stack_websocket_url
+
+    if (ws_url is None) == (stack_name is None):
+        raise typer.BadParameter("give --ws-url or --stack-name (not both)")
+    try:
+        url = ws_url or stack_websocket_url(stack_name or "", region, endpoint_url)
+    except SeedError as error:
+        typer.echo(f"mangaassist smoke: {error}", err=True)
+        raise typer.Exit(2) from None
+    checks = run_smoke(url, timeout)
+    typer.echo(json.dumps([c.as_dict() for c in checks], ensure_ascii=False, indent=2) if as_json
+               else format_checks(checks))
+    if not passed(checks):
+        failed = ", ".join(c.name for c in checks if not c.ok)
+        typer.echo(f"mangaassist smoke: FAILED: {failed}", err=True)
+        raise typer.Exit(1)
+
+
 def main() -> None:
-    sys.exit(app())
+    # `--from-build` may be given without a directory: then it means the default build output.
+    args = sys.argv[1:]
+    for n, arg in enumerate(args):
+        if arg == "--from-build" and (n + 1 == len(args) or args[n + 1].startswith("-")):
+            args.insert(n + 1, ".aws-sam/build")
+            break
+    sys.exit(app(args))
 
 
 if __name__ == "__main__":

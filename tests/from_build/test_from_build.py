@@ -34,7 +34,7 @@ def _free_port() -> int:
 def built_stack() -> Iterator[dict[str, str]]:
     assert (BUILD / "template.yaml").is_file(), "no sam build output: run `make build` (CI does)"
     port, aws_port = _free_port(), _free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [str(Path(sys.executable).with_name("mangaassist")), "serve", "--from-build", str(BUILD),
          "--port", str(port), "--aws-port", str(aws_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -42,7 +42,7 @@ def built_stack() -> Iterator[dict[str, str]]:
     deadline = time.time() + 240
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
                 break
         except OSError:
             if server.poll() is not None:

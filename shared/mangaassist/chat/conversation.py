@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ class ChatPorts:
 
 
 def fallback_frame(turn_id: str, locale: str | None, reason: str) -> dict[str, Any]:
-    language = locale or "en"
+    language: Literal["ja", "en"] = "ja" if locale == "ja" else "en"
     meta = AnswerMeta(turnId=turn_id, task="unknown", language=language, cost_usd="0",
                       validation=ValidationMeta(decision="fallback", failures=[reason]))
     return AnswerFrame(turnId=turn_id, text=canned_text(language), meta=meta).to_wire()
