@@ -329,7 +329,7 @@ def smoke(
     """Post-deploy smoke test over the WebSocket: an English and a Japanese turn, a malformed frame, and a turn
     after it. Exits 0 only if every check passes."""
     from mangaassist_local.seed import SeedError
-    from mangaassist_local.smoke import format_checks, passed, run_smoke, stack_websocket_url
+    from mangaassist_local.smoke import failure_summary, format_checks, passed, run_smoke, stack_websocket_url
 
     if (ws_url is None) == (stack_name is None):
         raise typer.BadParameter("give --ws-url or --stack-name (not both)")
@@ -342,8 +342,7 @@ def smoke(
     typer.echo(json.dumps([c.as_dict() for c in checks], ensure_ascii=False, indent=2) if as_json
                else format_checks(checks))
     if not passed(checks):
-        failed = ", ".join(c.name for c in checks if not c.ok)
-        typer.echo(f"mangaassist smoke: FAILED: {failed}", err=True)
+        typer.echo(f"mangaassist smoke: FAILED: {failure_summary(checks)}", err=True)
         raise typer.Exit(1)
 
 

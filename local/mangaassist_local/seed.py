@@ -100,7 +100,7 @@ def seed_stack(cloudformation: Any, dynamodb: Any, sqs: Any, stack_name: str,
     Every table and the queue are checked before anything is written, so a stack
     missing one of them is left untouched.
     """
-    report = progress or (lambda part, done, total: None)
+    report: Progress = progress or (lambda part, done, total: None)
     outputs = stack_outputs(cloudformation, stack_name)
     tables = {part: require_output(outputs, key, stack_name) for part, key in TABLE_OUTPUTS.items()}
     queue_url = require_output(outputs, QUEUE_OUTPUT, stack_name)
@@ -112,7 +112,7 @@ def seed_stack(cloudformation: Any, dynamodb: Any, sqs: Any, stack_name: str,
     for part, items, key in (("products", product_items(), "productId"), ("orders", order_items(), "orderId")):
         name = tables[part]
         try:
-            written = _put_all(dynamodb.Table(name), items, key, lambda done, total, p=part: report(p, done, total))
+            written = _put_all(dynamodb.Table(name), items, key, part, report)
         except (BotoCoreError, ClientError) as error:
             raise SeedError(f"writing to table {name} failed: {_describe(error)}") from None
         result.tables[part] = {"table": name, "items": written}
@@ -151,15 +151,15 @@ def _check_queue(sqs: Any, url: str) -> None:
         raise SeedError(f"cannot read queue {url}: {error}") from None
 
 
-def _put_all(table: Any, items: list[dict[str, Any]], key: str, progress: Callable[[int, int], None]) -> int:
+def _put_all(table: Any, items: list[dict[str, Any]], key: str, part: str, progress: Progress) -> int:
     """PutItem by key, 25 per BatchWriteItem (unprocessed items are retried by the batch writer)."""
     total = len(items)
-    progress(0, total)
+    progress(part, 0, total)
     with table.batch_writer(overwrite_by_pkeys=[key]) as batch:
         for done, item in enumerate(items, 1):
             batch.put_item(Item=item)
             if done % 100 == 0 or done == total:
-                progress(done, total)
+                progress(part, done, total)
     return total
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import boto3
 
 from mangaassist.adapters.opensearch import OpenSearchVectorStore, content_hash
-from mangaassist.catalog.store import catalog, product_id
 from mangaassist.settings import Settings, settings
 from mangaassist_local import local_embeddings
 from mangaassist_local.aws_server import LocalAwsApp, LocalAwsServer
@@ -29,10 +28,10 @@ from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.process_runtime import BuildLayout, ProcessRuntime
+from mangaassist_local.seed import order_items, product_items
 from mangaassist_local.template import Template
 from mangaassist_offline.documents import store_documents
 from mangaassist_offline.embedded_store import EmbeddedVectorStore
-from mangaassist_offline.sample_data import orders
 from mangaassist_offline.training import train_task_model, training_fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,16 +115,12 @@ def _create_queues(template: Template, sqs: Any, endpoint: str) -> None:
 
 
 def _seed_store(env: dict[str, str], dynamodb: Any) -> None:
+    """The same items `mangaassist seed` puts into a deployed stack."""
     resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"])
-    with resource.Table(env["PRODUCTS_TABLE"]).batch_writer() as batch:
-        for series in catalog().values():
-            for volume, stock in enumerate(series.stock, 1):
-                batch.put_item(Item={"productId": product_id(series.id, volume), "seriesId": series.id,
-                                     "volume": volume, "title_en": series.title_en, "title_ja": series.title_ja,
-                                     "price_jpy": series.price_jpy, "stock": stock})
-    with resource.Table(env["ORDERS_TABLE"]).batch_writer() as batch:
-        for order in orders().values():
-            batch.put_item(Item={"orderId": order["order_id"], **{k: v for k, v in order.items() if v is not None}})
+    for table, items in ((env["PRODUCTS_TABLE"], product_items()), (env["ORDERS_TABLE"], order_items())):
+        with resource.Table(table).batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=item)
 
 
 def ensure_task_model(embedding_model_id: str, query_prefix: str) -> Path:

@@ -41,10 +41,9 @@ def create_stack(stack: LocalAws, outputs: dict[str, str]) -> str:
     return name
 
 
-def stack_outputs(stack: LocalAws) -> dict[str, str]:
+def stack_outputs(stack: LocalAws, queue_url: str) -> dict[str, str]:
     return {"ProductsTableName": stack.template.physical_name("ProductsTable"),
-            "OrdersTableName": stack.template.physical_name("OrdersTable"),
-            "EmbeddingsQueueUrl": stack.template.queue_url("EmbeddingsQueue", stack.endpoint)}
+            "OrdersTableName": stack.template.physical_name("OrdersTable"), "EmbeddingsQueueUrl": queue_url}
 
 
 def seed(stack: LocalAws, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -62,9 +61,13 @@ def queued(stack: LocalAws, queue_url: str) -> int:
     return sum(int(value) for value in attributes["Attributes"].values())
 
 
-def purge(stack: LocalAws, queue_url: str) -> None:
-    """Empty the queue (the embedding worker does not poll it in the tests)."""
-    stack.client("sqs").purge_queue(QueueUrl=queue_url)
+@pytest.fixture
+def queue_url(local_aws: LocalAws) -> Any:
+    """A queue of this test's own, standing for the stack's embeddings queue (nothing polls it)."""
+    sqs = local_aws.client("sqs")
+    url = sqs.create_queue(QueueName=f"seed-test-embeddings-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
@@ -78,11 +81,10 @@ def reseeded(local_aws: LocalAws) -> Any:
         _seed_store(local_aws.env, None)
 
 
-def test_seed_fills_the_tables_and_queues_the_documents_idempotently(reseeded: LocalAws) -> None:
+def test_seed_fills_the_tables_and_queues_the_documents_idempotently(reseeded: LocalAws, queue_url: str) -> None:
     local_aws = reseeded
-    outputs = stack_outputs(local_aws)
-    products, orders_table, queue_url = outputs.values()
-    purge(local_aws, queue_url)
+    outputs = stack_outputs(local_aws, queue_url)
+    products, orders_table = outputs["ProductsTableName"], outputs["OrdersTableName"]
     # Start from empty tables, so what is there afterwards was written by seed.
     resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=local_aws.endpoint)
     for table, key in ((products, "productId"), (orders_table, "orderId")):
@@ -115,15 +117,13 @@ def test_seed_fills_the_tables_and_queues_the_documents_idempotently(reseeded: L
     messages = local_aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     ids = {doc.id for doc in store_documents()}
     assert messages and all(json.loads(m["Body"])["id"] in ids for m in messages)
-    purge(local_aws, queue_url)
 
     again = seed(local_aws, name)  # the readable report this time
     assert again.returncode == 0, again.stderr
     assert f"{volumes} items" in again.stdout and f"{docs} queued" in again.stdout and products in again.stdout
     assert count(local_aws, products) == volumes and count(local_aws, orders_table) == len(orders())
     assert resource.Table(products).get_item(Key={"productId": "one-piece#3"})["Item"] == item
-    assert queued(local_aws, queue_url) == docs  # sent again: the worker skips unchanged documents
-    purge(local_aws, queue_url)
+    assert queued(local_aws, queue_url) == 2 * docs  # sent again: the worker skips unchanged documents
 
 
 def test_a_missing_stack_is_one_clear_line(local_aws: LocalAws) -> None:
@@ -134,18 +134,16 @@ def test_a_missing_stack_is_one_clear_line(local_aws: LocalAws) -> None:
     assert result.stdout == ""
 
 
-def test_a_stack_without_the_outputs_is_named(local_aws: LocalAws) -> None:
-    outputs = stack_outputs(local_aws)
+def test_a_stack_without_the_outputs_is_named(local_aws: LocalAws, queue_url: str) -> None:
+    outputs = stack_outputs(local_aws, queue_url)
     del outputs["OrdersTableName"]
     result = seed(local_aws, create_stack(local_aws, outputs))
     assert result.returncode == 2
     assert "has no output OrdersTableName" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_missing_table_is_named_and_nothing_is_written(local_aws: LocalAws) -> None:
-    outputs = stack_outputs(local_aws)
-    queue_url = outputs["EmbeddingsQueueUrl"]
-    purge(local_aws, queue_url)
+def test_a_missing_table_is_named_and_nothing_is_written(local_aws: LocalAws, queue_url: str) -> None:
+    outputs = stack_outputs(local_aws, queue_url)
     outputs["ProductsTableName"] = "mangaassist-gone-products"
     result = seed(local_aws, create_stack(local_aws, outputs))
     assert result.returncode == 2
@@ -154,8 +152,8 @@ def test_a_missing_table_is_named_and_nothing_is_written(local_aws: LocalAws) ->
     assert queued(local_aws, queue_url) == 0
 
 
-def test_a_missing_queue_is_named(local_aws: LocalAws) -> None:
-    outputs = stack_outputs(local_aws)
+def test_a_missing_queue_is_named(local_aws: LocalAws, queue_url: str) -> None:
+    outputs = stack_outputs(local_aws, queue_url)
     gone = local_aws.endpoint + "/123456789012/mangaassist-gone-embeddings"
     outputs["EmbeddingsQueueUrl"] = gone
     result = seed(local_aws, create_stack(local_aws, outputs))
