@@ -228,3 +228,35 @@ def test_dynamo_lookups_use_the_table_keys() -> None:
     assert lookups.order("MGA-2025-00417") is None
     assert products.keys_asked == [{"productId": "naruto#1"}]
     assert orders.keys_asked == [{"orderId": "MGA-2025-00417"}]
+
+
+class _BrokenStore:
+    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
+        from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+
+        raise OpenSearchConnectionError("N/A", "connection refused", None)
+
+
+class _EmptyStore:
+    calls = 0
+
+    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self.calls += 1
+        return []
+
+
+def _embedding() -> Any:
+    from mangaassist.turn import QueryEmbedding
+
+    return QueryEmbedding(model_id="amazon.titan-embed-text-v2:0", vector=[0.1] * 8)
+
+
+@pytest.mark.parametrize("store_kind", ["unreachable", "empty"])
+def test_retrieve_degrades_to_keywords_when_the_vector_index_cannot_answer(
+        store_kind: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _BrokenStore() if store_kind == "unreachable" else _EmptyStore()
+    result = retrieve("How do returns work at your store?", FakeLookups(), _embedding(), store)
+    assert "returns" in [s.id for s in result.sources if s.kind == "policy"]  # the keyword search answered
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert "vector index unavailable" in logged and store_kind in logged
