@@ -49,6 +49,22 @@ def faults(local_aws: LocalAws) -> Iterator[FaultPlan]:
     clear_health(local_aws)
 
 
+@pytest.fixture
+def scratch_index(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh vector index name, so test documents never reach the stack's (cached) catalog index."""
+    from mangaassist import wiring
+    from mangaassist.settings import settings
+
+    name = f"scratch-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("VECTOR_INDEX", name)
+    settings.cache_clear()
+    wiring.vector_store.cache_clear()
+    yield name
+    monkeypatch.undo()
+    settings.cache_clear()
+    wiring.vector_store.cache_clear()
+
+
 def turn_input(message: str, locale: str | None = None, session_id: str = "test-session") -> dict[str, Any]:
     return {"request": {"turn_id": f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:12]}",
                         "session_id": session_id, "message": message, "locale": locale,

@@ -43,19 +43,20 @@ def record_switch(target: str, reasons: list[str]) -> None:
     metrics.flush_metrics()
 
 
-def record_cache_hit(kind: str) -> None:
-    """An answer served from the cache without starting an execution."""
+def _count(name: str, kind: str) -> None:
+    """One event: the total and its breakdown (`name.kind`) in one EMF line."""
     if is_metrics_disabled():
         return
-    metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"CacheHits.{kind}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"{name}.{kind}", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+
+
+def record_cache_hit(kind: str) -> None:
+    """An answer served from the cache without starting an execution."""
+    _count("CacheHits", kind)
 
 
 def record_retrieval_degraded(reason: str) -> None:
     """Retrieve fell back to keyword search: the vector index was empty, missing or unreachable."""
-    if is_metrics_disabled():
-        return
-    metrics.add_metric(name="RetrievalDegraded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"RetrievalDegraded.{reason}", unit=MetricUnit.Count, value=1)
-    metrics.flush_metrics()
+    _count("RetrievalDegraded", reason)

@@ -4,29 +4,13 @@ the deployed OpenSearch adapter, which the local stack's OpenSearch stand-in ans
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from conftest import sqs_event
-from mangaassist import wiring
 from mangaassist.adapters.opensearch import OpenSearchVectorStore
-from mangaassist.settings import settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def scratch_index(local_aws, monkeypatch):
-    """A fresh index name, so the test's documents never reach the stack's catalog index."""
-    name = f"scratch-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("VECTOR_INDEX", name)
-    settings.cache_clear()
-    wiring.vector_store.cache_clear()
-    yield name
-    monkeypatch.undo()
-    settings.cache_clear()
-    wiring.vector_store.cache_clear()
 
 
 def _store(local_aws, name: str) -> OpenSearchVectorStore:

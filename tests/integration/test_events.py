@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,22 +122,6 @@ def test_state_events_hold_what_the_machine_has_set_by_then(name, local_aws):
 
 
 # -- each sample event through its handler ------------------------------------------------------
-@pytest.fixture
-def scratch_index(local_aws, monkeypatch) -> Iterator[str]:
-    """A fresh vector index, so the sample documents never reach the stack's (cached) catalog index."""
-    from mangaassist import wiring
-    from mangaassist.settings import settings
-
-    name = f"scratch-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("VECTOR_INDEX", name)
-    settings.cache_clear()
-    wiring.vector_store.cache_clear()
-    yield name
-    monkeypatch.undo()
-    settings.cache_clear()
-    wiring.vector_store.cache_clear()
-
-
 def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
 
