@@ -4,7 +4,10 @@ Starts the whole stack (model endpoint at zero latency), sends N turns over a re
 WebSocket and prints p50/p95/p99 of: end-to-end time seen by the client, time
 outside model calls, each state's time, and the exact-cache hit path.
 
-    .venv/bin/python bench/turn_latency.py [--turns 200]
+    .venv/bin/python bench/turn_latency.py [--turns 200] [--from-build [DIR]]
+
+With --from-build the functions run from the `sam build` output in Lambda-like worker processes (see
+mangaassist_local.process_runtime); the first turn's cold starts are reported apart.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import json
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 from websockets.sync.client import connect
 
+from mangaassist_local.build import host_build
 from mangaassist_local.runner import start_stack
 
 MIX = [  # the production mix of SPEC §3, roughly
@@ -40,8 +45,11 @@ def row(name: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--from-build", nargs="?", const=".aws-sam/build", default=None, metavar="DIR")
     args = parser.parse_args()
-    stack = start_stack()
+    build = host_build(Path(args.from_build)) if args.from_build else None
+    stack = start_stack(build=build)
+    first_turn = 0.0
     try:
         with connect(stack.gateway.ws_url) as socket:
             def turn(message: str, session: str) -> tuple[float, dict]:
@@ -50,8 +58,9 @@ def main() -> None:
                 frame = json.loads(socket.recv(timeout=30))
                 return (time.perf_counter() - started) * 1000, frame
 
-            for message, _ in MIX:  # warm-up: imports, first clients
-                turn(f"{message} {uuid.uuid4().hex[:4]}", "warmup")
+            for n, (message, _) in enumerate(MIX):  # warm-up: imports, first clients
+                elapsed, _frame = turn(f"{message} {uuid.uuid4().hex[:4]}", "warmup")
+                first_turn = elapsed if n == 0 else first_turn
             e2e, outside, states, cached = [], [], {}, []
             for n in range(args.turns):
                 message = f"{MIX[n % len(MIX)][0]} (#{n})"  # unique text: never a cache hit
@@ -68,8 +77,14 @@ def main() -> None:
                 cached.append(elapsed)
     finally:
         stack.stop()
+    mode = f"functions from {args.from_build}" if build else "functions in-process from the source tree"
     print(f"MangaAssist local turn latency, ms ({args.turns} turns, model endpoint at zero latency, "
-          f"cache: {stack.redis.describe()})")
+          f"cache: {stack.redis.describe()}, {mode})")
+    cold = getattr(stack.aws.runtime, "cold_starts", {})
+    if cold:
+        inits = [ms for values in cold.values() for ms in values]
+        print(f"first turn (cold)            {first_turn:7.1f}  cold starts {len(inits)} "
+              f"(init p50 {pct(inits, .5):.0f} ms, max {max(inits):.0f} ms)")
     print(row("end to end (client)", e2e))
     print(row("outside model calls", outside))
     for name, values in states.items():
