@@ -253,10 +253,13 @@ def _embedding() -> Any:
 
 @pytest.mark.parametrize("store_kind", ["unreachable", "empty"])
 def test_retrieve_degrades_to_keywords_when_the_vector_index_cannot_answer(
-        store_kind: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+        store_kind: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mangaassist.understand import retrieve as retrieve_module
+
+    counted: list[str] = []
+    monkeypatch.setattr(retrieve_module, "record_retrieval_degraded", counted.append)
     store = _BrokenStore() if store_kind == "unreachable" else _EmptyStore()
     result = retrieve("How do returns work at your store?", FakeLookups(), _embedding(), store)
     assert "returns" in [s.id for s in result.sources if s.kind == "policy"]  # the keyword search answered
-    captured = capsys.readouterr()
-    logged = captured.out + captured.err + caplog.text
-    assert "vector index unavailable" in logged and store_kind in logged
+    assert counted == [store_kind]  # the RetrievalDegraded metric, by reason
+    assert any("vector index unavailable" in record.getMessage() for record in caplog.records)
