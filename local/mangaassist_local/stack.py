@@ -114,6 +114,12 @@ def _create_queues(template: Template, sqs: Any, endpoint: str) -> None:
         sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)
 
 
+def _create_buckets(template: Template, s3: Any) -> None:
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        s3.create_bucket(Bucket=template.physical_name(logical_id),
+                         CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
 def _seed_store(env: dict[str, str], dynamodb: Any) -> None:
     """The same items `mangaassist seed` puts into a deployed stack."""
     resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"])
@@ -206,6 +212,7 @@ def start_local_aws(
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
     _create_tables(template, dynamodb)
     _create_queues(template, boto3.client("sqs", region_name=REGION, endpoint_url=server.endpoint), server.endpoint)
+    _create_buckets(template, boto3.client("s3", region_name=REGION, endpoint_url=server.endpoint))
     name, definition = template.state_machine(server.endpoint)
     sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=server.endpoint)
     created = sfn.create_state_machine(name=name, definition=definition, type="EXPRESS",

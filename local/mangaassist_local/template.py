@@ -79,7 +79,10 @@ class Template:
 
     # -- physical names: what the local stack calls each resource -----------------
     def physical_name(self, logical_id: str) -> str:
-        return f"mangaassist-{logical_id}"
+        name = f"mangaassist-{logical_id}"
+        if self.resources.get(logical_id, {}).get("Type") == "AWS::S3::Bucket":
+            return name.lower()  # S3 bucket names are lower case
+        return name
 
     def arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id]["Type"]

@@ -29,6 +29,8 @@ class Settings(BaseModel):
     budget_table: str = Field("", alias="BUDGET_TABLE")
     session_writes_queue_url: str = Field("", alias="SESSION_WRITES_QUEUE_URL")
     state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
+    jobs_table: str = Field("", alias="JOBS_TABLE")
+    results_bucket: str = Field("", alias="RESULTS_BUCKET")
     # Caches and indexes. An empty REDIS_URL means no shared cache (a function outside the cache's VPC).
     redis_url: str = Field("", alias="REDIS_URL")
     opensearch_endpoint: str = Field("", alias="OPENSEARCH_ENDPOINT")
