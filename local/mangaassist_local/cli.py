@@ -116,7 +116,10 @@ def build_host(
 
 
 def _port_free(port: int) -> bool:
+    """Free for a server: SO_REUSEADDR as the servers set it, so the TIME_WAIT a stopped stack leaves is no
+    reason to refuse a restart on the same ports."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -49,6 +49,11 @@ def reply_language(language: Language, locale: str | None) -> str:
     return language.value
 
 
+def message_language(message: str, locale: str | None) -> str:
+    """The reply language when nothing classified the message (a fallback): from the message itself."""
+    return reply_language(detect_language(message), locale)
+
+
 @cache
 def _title_patterns() -> list[tuple[str, re.Pattern[str], str]]:
     """(name, pattern, series id) for every catalog name, longest first."""

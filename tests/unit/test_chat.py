@@ -10,7 +10,7 @@ import pytest
 
 from mangaassist.chat.conversation import ChatPorts, fallback_frame, handle_frame, sync_output
 from mangaassist.reply.cache import InProcessCache, cache_key
-from mangaassist.reply.fallback import CANNED
+from mangaassist.reply.fallback import CANNED, canned_text
 from mangaassist.turn import HistoryItem
 
 from .conftest import make_history
@@ -140,10 +140,12 @@ def test_missing_locale_is_passed_as_none() -> None:
 # --- failures ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("locale", "text"), [("ja", CANNED["ja"]), ("en", CANNED["en"]), (None, CANNED["en"])])
-def test_run_turn_raising_still_replies_the_fallback_answer(locale: str | None, text: str) -> None:
+@pytest.mark.parametrize(("message", "locale", "text"), [
+    ("ワンピースの105巻はありますか？", "ja", CANNED["ja"]), ("ワンピースの105巻はありますか？", None, CANNED["ja"]),
+    ("Do you have One Piece volume 105?", None, CANNED["en"]), ("Do you have One Piece volume 105?", "ja", CANNED["en"])])
+def test_run_turn_raising_still_replies_the_fallback_answer(message: str, locale: str | None, text: str) -> None:
     fake = FakePorts(run_error=RuntimeError("StartSyncExecution failed"))
-    sent = handle_frame(body(locale=locale), False, "conn-1", fake.ports())
+    sent = handle_frame(body(message, locale=locale), False, "conn-1", fake.ports())
     assert fake.replies == [sent]
     assert sent["type"] == "answer"
     assert sent["text"] == text
@@ -218,7 +220,7 @@ def test_cache_miss_runs_the_turn() -> None:
 
 
 def test_fallback_frame() -> None:
-    frame = fallback_frame("t-1", "ja", "error:execution")
+    frame = fallback_frame("t-1", "送料はいくらですか？", "ja", "error:execution")
     assert frame["type"] == "answer"
     assert frame["turnId"] == frame["meta"]["turnId"] == "t-1"
     assert frame["text"] == CANNED["ja"]
@@ -238,3 +240,13 @@ def test_a_cached_entry_that_is_not_an_answer_frame_is_a_miss() -> None:
     fake = FakePorts(answer=ANSWER)
     handle_frame(body("送料はいくらですか？", locale="ja"), False, "conn-1", fake.ports(cache))
     assert len(fake.turn_inputs) == 1  # the turn ran instead
+
+
+@pytest.mark.parametrize(("message", "locale", "language"), [
+    ("ワンピースの3巻はいくらですか？", None, "ja"), ("How much is One Piece volume 3?", None, "en"),
+    ("How much is One Piece volume 3?", "ja", "en")])
+def test_the_fallback_speaks_the_messages_language_without_a_locale(message: str, locale: str | None,
+                                                                    language: str) -> None:
+    frame = fallback_frame("t-1", message, locale, "error:execution")
+    assert frame["meta"]["language"] == language
+    assert frame["text"] == canned_text(language)

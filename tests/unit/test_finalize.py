@@ -111,9 +111,12 @@ def test_validation_fallback_replies_canned_text_in_the_users_language(language:
     assert frame["meta"]["cost_usd"] == "0.0073125"  # the model calls were paid for even if not used
 
 
-@pytest.mark.parametrize(("locale", "reply"), [("ja", "ja"), ("en", "en"), (None, "en")])
-def test_failure_before_understanding_replies_in_the_locale(locale: str | None, reply: str) -> None:
-    state = make_state(locale=locale, understood=False, failure="States.TaskFailed")
+@pytest.mark.parametrize(("message", "locale", "reply"), [
+    ("ワンピースの105巻はありますか？", None, "ja"), ("ワンピースの105巻はありますか？", "en", "ja"),
+    ("Do you have One Piece volume 105?", "ja", "en"), ("Do you have One Piece volume 105?", None, "en")])
+def test_failure_before_understanding_replies_in_the_messages_language(message: str, locale: str | None,
+                                                                        reply: str) -> None:
+    state = make_state(message, locale=locale, understood=False, failure="States.TaskFailed")
     frame = finalize(state, finished_ms=RECEIVED_AT_MS)
     assert frame["text"] == CANNED[reply]
     assert frame["meta"]["task"] == "unknown"

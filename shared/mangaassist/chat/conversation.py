@@ -20,6 +20,7 @@ from mangaassist.protocol import AnswerFrame, AnswerMeta, ProtocolError, Validat
 from mangaassist.reply.cache import Cache, cache_key, hit_frame
 from mangaassist.reply.fallback import canned_text
 from mangaassist.telemetry import record_cache_hit
+from mangaassist.text import message_language
 from mangaassist.turn import HistoryItem
 
 logger = Logger(service="mangaassist")
@@ -38,8 +39,9 @@ class ChatPorts:
     cache: Cache | None = None
 
 
-def fallback_frame(turn_id: str, locale: str | None, reason: str) -> dict[str, Any]:
-    language: Literal["ja", "en"] = "ja" if locale == "ja" else "en"
+def fallback_frame(turn_id: str, message: str, locale: str | None, reason: str) -> dict[str, Any]:
+    """The polite apology when no turn answered: in the message's language, as an answer would be."""
+    language: Literal["ja", "en"] = "ja" if message_language(message, locale) == "ja" else "en"
     meta = AnswerMeta(turnId=turn_id, task="unknown", language=language, cost_usd="0",
                       validation=ValidationMeta(decision="fallback", failures=[reason]))
     return AnswerFrame(turnId=turn_id, text=canned_text(language), meta=meta).to_wire()
@@ -80,7 +82,7 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     except Exception:
         logger.exception("the chat-turn execution could not run")
         output = None
-    answer = output if output is not None else fallback_frame(turn_id, frame.locale, "error:execution")
+    answer = output if output is not None else fallback_frame(turn_id, frame.message, frame.locale, "error:execution")
     _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
     return answer
 

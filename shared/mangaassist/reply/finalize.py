@@ -10,8 +10,8 @@ from mangaassist.answer.attempt import model_id, other_tier
 from mangaassist.errors import outcome_of
 from mangaassist.protocol import AnswerFrame, AnswerMeta
 from mangaassist.reply.fallback import canned_text
-from mangaassist.text import reply_language
-from mangaassist.turn import Language, Outcome, Target, TierCall, TurnState
+from mangaassist.text import message_language, reply_language
+from mangaassist.turn import Outcome, Target, TierCall, TurnState
 
 
 def now_ms() -> int:
@@ -46,8 +46,8 @@ def total_cost(tiers: list[TierCall]) -> str:
 def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]:
     """The answer frame for this turn: the validated answer, or the canned one."""
     classification = state.understanding.classification if state.understanding else None
-    language = reply_language(classification.language if classification else Language(state.request.locale or "en"),
-                              state.request.locale)
+    language = (reply_language(classification.language, state.request.locale) if classification
+                else message_language(state.request.message, state.request.locale))
     tiers = [*(state.answer.tiers if state.answer else []), *_failure_tiers(state)]
     accepted = state.answer is not None and state.validation is not None and state.validation.decision == "accept"
     failures = list(state.validation.failures) if state.validation else []
