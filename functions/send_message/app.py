@@ -3,18 +3,24 @@
 import json
 from typing import Any
 
+from botocore.exceptions import ReadTimeoutError
+
 from mangaassist.adapters import aws
 from mangaassist.adapters.connections import ConnectionPoster, management_endpoint
 from mangaassist.chat.conversation import ChatPorts, handle_frame, sync_output
 from mangaassist.chat.sessions import DynamoHistory
+from mangaassist.errors import TurnTimeoutError
 from mangaassist.protocol import decode_body
 from mangaassist.reply.cache import answer_cache
 from mangaassist.settings import settings
 
 
 def _run_turn(turn_input: dict[str, Any]) -> dict[str, Any] | None:
-    response = aws.sync_states().start_sync_execution(
-        stateMachineArn=settings().require("state_machine_arn"), input=json.dumps(turn_input, ensure_ascii=False))
+    try:
+        response = aws.sync_states().start_sync_execution(
+            stateMachineArn=settings().require("state_machine_arn"), input=json.dumps(turn_input, ensure_ascii=False))
+    except ReadTimeoutError as error:  # waited SEND_MESSAGE_WAIT_SECONDS (mangaassist.deadlines)
+        raise TurnTimeoutError(str(error)) from error
     return sync_output(response)
 
 

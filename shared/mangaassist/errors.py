@@ -22,6 +22,10 @@ class ModelRequestError(MangaAssistError):
     """We sent a request the model rejected (4xx other than throttling): not retried."""
 
 
+class TurnTimeoutError(MangaAssistError):
+    """The chat-turn execution did not finish within the turn's deadline (mangaassist.deadlines)."""
+
+
 class DependencyThrottledError(MangaAssistError):
     """A data service (DynamoDB, embeddings) throttled: retried by the state machine."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mangaassist.chat.conversation import ChatPorts, fallback_frame, handle_frame, sync_output
 from mangaassist.reply.cache import InProcessCache, cache_key
@@ -21,6 +22,7 @@ class FakePorts:
     answer: dict[str, Any] | None = None
     run_error: Exception | None = None
     gone: bool = False
+    reply_error: Exception | None = None
     history_items: list[HistoryItem] = field(default_factory=list)
     history_error: Exception | None = None
     record_error: Exception | None = None
@@ -40,6 +42,8 @@ class FakePorts:
 
     def reply(self, frame: dict[str, Any]) -> bool:
         self.replies.append(frame)
+        if self.reply_error:
+            raise self.reply_error
         return not self.gone
 
     def history(self, session_id: str) -> list[HistoryItem]:
@@ -142,7 +146,8 @@ def test_missing_locale_is_passed_as_none() -> None:
 
 @pytest.mark.parametrize(("message", "locale", "text"), [
     ("ワンピースの105巻はありますか？", "ja", CANNED["ja"]), ("ワンピースの105巻はありますか？", None, CANNED["ja"]),
-    ("Do you have One Piece volume 105?", None, CANNED["en"]), ("Do you have One Piece volume 105?", "ja", CANNED["en"])])
+    ("Do you have One Piece volume 105?", None, CANNED["en"]),
+    ("Do you have One Piece volume 105?", "ja", CANNED["en"])])
 def test_run_turn_raising_still_replies_the_fallback_answer(message: str, locale: str | None, text: str) -> None:
     fake = FakePorts(run_error=RuntimeError("StartSyncExecution failed"))
     sent = handle_frame(body(message, locale=locale), False, "conn-1", fake.ports())
@@ -230,7 +235,6 @@ def test_fallback_frame() -> None:
 def test_sync_output() -> None:
     assert sync_output({"status": "SUCCEEDED", "output": json.dumps(ANSWER)}) == ANSWER
     assert sync_output({"status": "FAILED", "error": "States.TaskFailed", "cause": "boom"}) is None
-    assert sync_output({"status": "TIMED_OUT"}) is None
     assert sync_output({"status": "SUCCEEDED"}) is None
 
 
@@ -250,3 +254,32 @@ def test_the_fallback_speaks_the_messages_language_without_a_locale(message: str
     frame = fallback_frame("t-1", message, locale, "error:execution")
     assert frame["meta"]["language"] == language
     assert frame["text"] == canned_text(language)
+
+
+def test_a_turn_past_its_deadline_replies_the_fallback_and_is_recorded_as_a_timeout() -> None:
+    from mangaassist.errors import TurnTimeoutError
+
+    fake = FakePorts(run_error=TurnTimeoutError("read timeout"))
+    sent = handle_frame(body("ワンピースの3巻はいくらですか？", locale=None), False, "conn-1", fake.ports())
+    assert fake.replies == [sent] and sent["text"] == CANNED["ja"]
+    assert sent["meta"]["validation"] == {"decision": "fallback", "failures": ["timeout"]}
+    assert len(fake.records) == 1 and fake.records[0]["turnId"] == sent["turnId"]
+
+
+def test_a_timed_out_execution_is_a_timeout() -> None:
+    from mangaassist.errors import TurnTimeoutError
+
+    with pytest.raises(TurnTimeoutError):
+        sync_output({"status": "TIMED_OUT", "error": "States.Timeout"})
+
+
+@pytest.mark.parametrize("error", [
+    ClientError({"Error": {"Code": "ForbiddenException", "Message": "Forbidden"}}, "PostToConnection"),
+    ClientError({"Error": {"Code": "LimitExceededException", "Message": "Rate exceeded"}}, "PostToConnection"),
+    EndpointConnectionError(endpoint_url="https://abc.execute-api.ap-northeast-1.amazonaws.com"),
+    RuntimeError("anything else")])
+def test_whatever_the_reply_post_raises_the_turn_is_still_recorded_once(error: Exception) -> None:
+    fake = FakePorts(answer=ANSWER, reply_error=error)
+    sent = handle_frame(body(), False, "conn-1", fake.ports())
+    assert fake.replies == [sent]
+    assert len(fake.records) == 1 and fake.records[0]["turnId"] == sent["turnId"]

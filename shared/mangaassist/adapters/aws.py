@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from mangaassist.deadlines import MODEL_CONNECT_SECONDS, MODEL_READ_SECONDS, SEND_MESSAGE_WAIT_SECONDS
 from mangaassist.settings import settings
 
 # Data-plane calls inside a turn: fail fast, let the state machine retry.
@@ -19,9 +20,11 @@ FAST = Config(connect_timeout=1, read_timeout=2, retries={"mode": "adaptive", "m
 # Model calls: no SDK retries. The state machine retries throttling once with jittered backoff and
 # then falls down the tier chain; SDK retries on top would multiply attempts past the 3 s budget,
 # and adaptive mode's client-side rate limiter would slow the fallback tier after the first is throttled.
-MODEL = Config(connect_timeout=1, read_timeout=8, retries={"mode": "standard", "max_attempts": 1})
-# StartSyncExecution waits for the whole turn.
-SYNC = Config(connect_timeout=2, read_timeout=30, retries={"mode": "standard", "max_attempts": 1})
+MODEL = Config(connect_timeout=MODEL_CONNECT_SECONDS, read_timeout=MODEL_READ_SECONDS,
+               retries={"mode": "standard", "max_attempts": 1})
+# StartSyncExecution waits for the whole turn, no longer than the turn's deadline (mangaassist.deadlines).
+SYNC = Config(connect_timeout=2, read_timeout=SEND_MESSAGE_WAIT_SECONDS,
+              retries={"mode": "standard", "max_attempts": 1})
 # The same against a custom endpoint (see sync_states).
 SYNC_CUSTOM_ENDPOINT = SYNC.merge(Config(inject_host_prefix=False))
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from mangaassist.chat.sessions import new_turn_id, turn_record
+from mangaassist.errors import TurnTimeoutError
 from mangaassist.protocol import AnswerFrame, AnswerMeta, ProtocolError, ValidationMeta, error_frame, parse_client_frame
 from mangaassist.reply.cache import Cache, cache_key, hit_frame
 from mangaassist.reply.fallback import canned_text
@@ -77,21 +78,29 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
     turn_input = {"request": {"turn_id": turn_id, "session_id": frame.session_id, "message": frame.message,
                               "locale": frame.locale, "connection_id": connection_id, "received_at_ms": received,
                               "history": [h.model_dump() for h in history]}}
+    reason = "error:execution"
     try:
         output = ports.run_turn(turn_input)
+    except TurnTimeoutError:
+        logger.warning("the chat-turn execution passed its deadline: the fallback replies")
+        output, reason = None, "timeout"
     except Exception:
         logger.exception("the chat-turn execution could not run")
         output = None
-    answer = output if output is not None else fallback_frame(turn_id, frame.message, frame.locale, "error:execution")
+    answer = output if output is not None else fallback_frame(turn_id, frame.message, frame.locale, reason)
     _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
     return answer
 
 
 def _deliver(answer: dict[str, Any], turn_id: str, session_id: str, message: str, connection_id: str,
              ports: ChatPorts) -> None:
-    """Reply, then record the turn; the reply goes first because the customer is waiting."""
-    if not ports.reply(answer):
-        logger.info("connection gone before the reply", extra={"connection_id": connection_id})
+    """Reply, then record the turn; the reply goes first because the customer is waiting. Whatever the post
+    does (gone, forbidden, throttled, network), the turn is still recorded."""
+    try:
+        if not ports.reply(answer):
+            logger.info("connection gone before the reply", extra={"connection_id": connection_id})
+    except Exception:
+        logger.exception("could not post the reply", extra={"connection_id": connection_id})
     try:
         ports.record(turn_record(session_id, turn_id, message, answer))
     except Exception:
@@ -100,6 +109,8 @@ def _deliver(answer: dict[str, Any], turn_id: str, session_id: str, message: str
 
 def sync_output(response: dict[str, Any]) -> dict[str, Any] | None:
     """The answer frame from a StartSyncExecution response, or None if the execution failed."""
+    if response.get("status") == "TIMED_OUT":
+        raise TurnTimeoutError("the chat-turn execution timed out")
     if response.get("status") != "SUCCEEDED" or "output" not in response:
         logger.error("chat-turn execution failed", extra={"error": response.get("error"),
                                                           "cause": str(response.get("cause"))[:500]})

@@ -1,0 +1,42 @@
+"""Deadlines end to end: with both models hung, the customer still gets the fallback, in time, in the
+message's language, and the turn is recorded (mangaassist.deadlines)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from websockets.sync.client import connect
+
+from mangaassist.reply.fallback import canned_text
+from mangaassist_local.faults import parse_faults
+
+pytestmark = pytest.mark.integration
+
+
+def test_both_models_hung_still_reply_the_fallback_in_time_and_record_it(local_aws, gateway, faults):
+    faults.set(parse_faults(["haiku=slow:40000", "sonnet=slow:40000"]))
+    session = f"hung-{uuid.uuid4().hex[:8]}"
+    with connect(gateway.ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "sendMessage", "sessionId": session,
+                            "message": f"ワンピースの3巻はいくらですか？ ({session})"}, ensure_ascii=False))
+        frame = json.loads(ws.recv(timeout=60))
+    assert frame["type"] == "answer"
+    assert frame["text"] == canned_text("ja"), "the fallback speaks the message's language (no locale sent)"
+    assert frame["meta"]["validation"]["decision"] == "fallback"
+    outcomes = [(tier["target"], tier["outcome"]) for tier in frame["meta"]["tiers"]]
+    assert ("haiku", "timeout") in outcomes and ("sonnet", "timeout") in outcomes, outcomes
+    # Both calls ended at the client's read timeout (the 40 s hangs were not waited for); how long the whole
+    # reply takes is measured by bench/turn_latency.py, not asserted here.
+    queue = local_aws.template.queue_url("SessionWritesQueue", local_aws.endpoint)
+    sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint, region_name="ap-northeast-1")
+    found = []
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                       WaitTimeSeconds=1).get("Messages", [])
+        found = [m for m in messages if json.loads(m["Body"])["sessionId"] == session]
+        if found:
+            break
+    assert found and json.loads(found[0]["Body"])["turnId"] == frame["turnId"]
