@@ -17,9 +17,11 @@ from typing import Annotated, Any
 import typer
 
 from mangaassist_local.faults import FaultSpecError, parse_faults
+from mangaassist_local.plan_cli import plan_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="MangaAssist: the manga store's chat assistant, run locally (no AWS account, no Docker).")
+app.add_typer(plan_app, name="plan")
 
 FaultOption = Annotated[list[str] | None, typer.Option(
     "--fault", help="Inject a model fault: TARGET=KIND[@RATE], TARGET in haiku|sonnet|sagemaker|embeddings, "
