@@ -1,6 +1,8 @@
-"""analytics_worker: not built yet (cost reports, capacity plans and regression runs come with later issues).
+"""analytics_worker: analytics jobs from SQS (cost reports, planning) -> results in S3, status in DynamoDB.
 
-Every job fails loudly so it stays visible in the queue and its DLQ.
+Partial batch failures: only a message whose job hit an infrastructure error (DynamoDB, S3) is reported as
+failed, so SQS redelivers it; an invalid job is marked FAILED with its reason and not retried
+(see mangaassist.jobs.worker).
 """
 
 from typing import Any
@@ -9,12 +11,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from mangaassist.jobs.worker import default_worker
+
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _not_built(record: SQSRecord) -> None:
-    raise NotImplementedError("analytics jobs are not built yet; the job was not run")
-
-
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=_not_built, processor=processor, context=context)
+    worker = default_worker()
+
+    def record_handler(record: SQSRecord) -> None:
+        remaining = context.get_remaining_time_in_millis() if context is not None else None
+        worker.handle(record.message_id, record.body, remaining)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

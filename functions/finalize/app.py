@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from mangaassist.answer.routing import jst_day
-from mangaassist.lambda_task import logger
+from mangaassist.lambda_task import cold_start_ms, logger
 from mangaassist.reply.cache import answer_cache, cache_key, cacheable
 from mangaassist.reply.finalize import finalize
 from mangaassist.telemetry import record_turn
@@ -14,8 +14,9 @@ from mangaassist.wiring import spend_ledger
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    cold_ms = cold_start_ms()
     state = TurnState.model_validate(event)
-    frame = finalize(state)
+    frame = finalize(state, cold_start_ms=cold_ms)
     meta = frame["meta"]
     try:
         spend_ledger().add(jst_day(datetime.now(UTC)), Decimal(meta["cost_usd"]))

@@ -17,10 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from mangaassist_local.faults import FaultSpecError, parse_faults
+from mangaassist_local.jobs_cli import jobs_app
 from mangaassist_local.plan_cli import plan_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="MangaAssist: the manga store's chat assistant, run locally (no AWS account, no Docker).")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(plan_app, name="plan")
 
 FaultOption = Annotated[list[str] | None, typer.Option(

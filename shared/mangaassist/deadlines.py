@@ -5,7 +5,7 @@ The state machine's TimeoutSeconds (statemachines/chat_turn.asl.json, checked ag
 tests/unit/test_retry_policy.py), the model clients' read timeouts and sendMessage's wait all come from here.
 
 Worst case with both models hung: Attempt's model read times out (MODEL_READ_SECONDS), Escalate's too, then
-Validate and Finalize reply with the fallback: about 2 x 3.5 s + the other states, under TURN_SECONDS; the
+Validate and Finalize reply with the fallback: about 2 x 3 s + the other states, under TURN_SECONDS; the
 machine's own timeout (TURN_SECONDS) bounds anything else, and sendMessage stops waiting one second later.
 """
 
@@ -13,15 +13,16 @@ from __future__ import annotations
 
 # The whole execution (the machine's TimeoutSeconds).
 TURN_SECONDS = 9
-# Each Task's TimeoutSeconds: Lambda's own timeout may be longer, the turn does not wait for it.
+# Each Task's TimeoutSeconds: room for a cold start (1-2 s of imports in a new environment) plus the work,
+# which warm takes milliseconds, or a model call. Lambda's own timeout may be longer; the turn does not wait.
 TASK_SECONDS: dict[str, int] = {
-    "EmbedQuery": 2, "Classify": 2, "ClassifyByRules": 1, "Retrieve": 2, "RetrieveByKeywords": 1, "Route": 2,
-    "Attempt": 4, "Escalate": 4, "RetryOtherTier": 4, "Validate": 2, "Finalize": 3,
+    "EmbedQuery": 3, "Classify": 3, "ClassifyByRules": 3, "Retrieve": 3, "RetrieveByKeywords": 3, "Route": 3,
+    "Attempt": 5, "Escalate": 5, "RetryOtherTier": 5, "Validate": 3, "Finalize": 4,
 }
 MODEL_TASKS = frozenset({"Attempt", "Escalate", "RetryOtherTier"})
 # A model call's read timeout: inside its Task's TimeoutSeconds, so the client reports the timeout
 # (ModelTimeoutError, recorded in the health windows) before Step Functions abandons the task.
-MODEL_READ_SECONDS = 3.5
+MODEL_READ_SECONDS = 3.0  # twice the FM inference budget of SPEC §3 (1.5 s)
 MODEL_CONNECT_SECONDS = 1.0
 # sendMessage waits for the execution at most this long (its read timeout on StartSyncExecution), then replies
 # with the fallback and records the turn as timed out; its Lambda Timeout leaves REPLY_MARGIN_SECONDS for that.

@@ -13,22 +13,33 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+import mangaassist
 from mangaassist.turn import TurnState
 
 logger = Logger(service="mangaassist")
 
 Step = Callable[[TurnState], BaseModel]
+_first_invocation = [True]  # per execution environment
+
+
+def cold_start_ms() -> float:
+    """This environment's init time on its first invocation, else 0 (a warm environment)."""
+    if not _first_invocation[0]:
+        return 0.0
+    _first_invocation[0] = False
+    return round((time.perf_counter() - mangaassist.IMPORTED_AT) * 1000, 1)
 
 
 def state_task(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        cold_ms = cold_start_ms()
         state = TurnState.model_validate(event)
         logger.append_keys(turn_id=state.request.turn_id, session_id=state.request.session_id)
         started = time.perf_counter()
         result = step(state)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if "elapsed_ms" in type(result).model_fields:
-            result = result.model_copy(update={"elapsed_ms": elapsed})
+            result = result.model_copy(update={"elapsed_ms": elapsed, "cold_start_ms": cold_ms})
         logger.debug("state step done", extra={"step": step.__name__, "elapsed_ms": elapsed})
         return result.model_dump(mode="json")
 

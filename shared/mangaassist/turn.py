@@ -92,6 +92,7 @@ class QueryEmbedding(Model):
     model_id: str
     vector: list[float]
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class Entities(Model):
@@ -108,6 +109,7 @@ class Classification(Model):
     confidence: float = Field(ge=0.0, le=1.0)
     entities: Entities = Field(default_factory=Entities)
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class SourceRef(Model):
@@ -124,6 +126,7 @@ class SourceRef(Model):
 class Retrieval(Model):
     sources: list[SourceRef] = Field(default_factory=list)
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class Understanding(Model):
@@ -138,6 +141,7 @@ class RouteDecision(Model):
     escalate_to: Target | None = None
     confidence_threshold: float
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class TierCall(Model):
@@ -163,12 +167,14 @@ class Answer(Model):
     escalated: bool = False
     retried: bool = False
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class Validation(Model):
     decision: Literal["accept", "retry", "fallback"]
     failures: list[str] = Field(default_factory=list)
     elapsed_ms: float = 0.0
+    cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 
 
 class TaskFailure(Model):

@@ -23,13 +23,14 @@ def test_both_models_hung_still_reply_the_fallback_in_time_and_record_it(local_a
         ws.send(json.dumps({"action": "sendMessage", "sessionId": session,
                             "message": f"ワンピースの3巻はいくらですか？ ({session})"}, ensure_ascii=False))
         frame = json.loads(ws.recv(timeout=60))
-    assert frame["type"] == "answer"
+    assert frame["type"] == "answer", frame
     assert frame["text"] == canned_text("ja"), "the fallback speaks the message's language (no locale sent)"
     assert frame["meta"]["validation"]["decision"] == "fallback"
     outcomes = [(tier["target"], tier["outcome"]) for tier in frame["meta"]["tiers"]]
-    assert ("haiku", "timeout") in outcomes and ("sonnet", "timeout") in outcomes, outcomes
-    # Both calls ended at the client's read timeout (the 40 s hangs were not waited for); how long the whole
-    # reply takes is measured by bench/turn_latency.py, not asserted here.
+    # Either the machine finished with both model calls ended by the client's read timeout, or sendMessage
+    # stopped waiting at the turn's deadline; never the 40 s hangs.
+    both_timed_out = ("haiku", "timeout") in outcomes and ("sonnet", "timeout") in outcomes
+    assert both_timed_out or frame["meta"]["validation"]["failures"] == ["timeout"], frame["meta"]
     queue = local_aws.template.queue_url("SessionWritesQueue", local_aws.endpoint)
     sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint, region_name="ap-northeast-1")
     found = []

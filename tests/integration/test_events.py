@@ -247,8 +247,18 @@ def check_embedding_worker(out: dict[str, Any], event: dict[str, Any], stack: Lo
 
 
 def check_analytics_worker(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -> None:
-    # Not built yet: every job fails, so it stays visible in the queue and then its DLQ.
-    assert out == {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in event["Records"]]}
+    from mangaassist.jobs import JobStatus, JobStore
+
+    # Both jobs run (a redelivery of a SUCCEEDED job id is not run again, and is no failure either).
+    assert out == {"batchItemFailures": []}
+    store = JobStore(stack.client("dynamodb"), stack.env["JOBS_TABLE"])
+    for job_id in ("sample-cost-report-2025-11-22", "sample-capacity-plan"):
+        record = store.get(job_id)
+        assert record is not None and record.status is JobStatus.SUCCEEDED, record
+        assert f"jobs/{job_id}/result.json" in record.result_keys
+    plan = json.loads(stack.client("s3").get_object(Bucket=stack.env["RESULTS_BUCKET"],
+                                                    Key="jobs/sample-capacity-plan/result.json")["Body"].read())
+    assert plan["result"]["model_units"]["sonnet"] == 49  # SPEC §7: 1.94M tokens/min at peak, 40k per unit
 
 
 CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any], LocalAws], None]] = {

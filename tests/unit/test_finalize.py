@@ -195,3 +195,14 @@ def test_canned_answer_is_not_added_twice() -> None:
     state = make_state(route=make_route(fallback=Target.CANNED), answer=canned,
                        validation=Validation(decision="fallback", failures=["x"]))
     assert [t for t, _ in tiers_of(finalize(state, finished_ms=RECEIVED_AT_MS))].count("canned") == 1
+
+
+def test_cold_starts_are_summed_apart_from_the_stages() -> None:
+    state = make_state()
+    assert state.understanding is not None
+    state.understanding.classification.cold_start_ms = 640.0
+    state.understanding.retrieval.cold_start_ms = 700.5
+    frame = finalize(state, finished_ms=RECEIVED_AT_MS, cold_start_ms=100.0)
+    assert frame["meta"]["latency_ms"]["cold_start"] == 1440.5
+    warm = finalize(make_state(), finished_ms=RECEIVED_AT_MS)
+    assert "cold_start" not in warm["meta"]["latency_ms"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from mangaassist.answer.routing import jst_day
 from mangaassist.turn import HistoryItem
 
 SESSION_TTL_SECONDS = 30 * 24 * 3600
@@ -22,8 +24,11 @@ def new_turn_id(now_ms: int | None = None) -> str:
 
 
 def turn_record(session_id: str, turn_id: str, message: str, frame: dict[str, Any]) -> dict[str, Any]:
-    """The item session_writer stores for one turn (also the SQS message body)."""
+    """The item session_writer stores for one turn (also the SQS message body).
+
+    `day` is the turn's JST day (YYYY-MM-DD): the sessions table's ByDay index, which cost reports query."""
     meta = frame.get("meta", {})
+    created_ms = int(turn_id.split("-", 1)[0]) if turn_id[:13].isdigit() else int(time.time() * 1000)
     return {
         "sessionId": session_id,
         "turnId": turn_id,
@@ -32,7 +37,8 @@ def turn_record(session_id: str, turn_id: str, message: str, frame: dict[str, An
         "task": meta.get("task", "unknown"),
         "costUsd": str(meta.get("cost_usd", "0")),
         "meta": json.dumps(meta, ensure_ascii=False, default=str),
-        "createdAt": int(turn_id.split("-", 1)[0]) if turn_id[:13].isdigit() else int(time.time() * 1000),
+        "createdAt": created_ms,
+        "day": jst_day(datetime.fromtimestamp(created_ms / 1000, UTC)),
         "expiresAt": int(time.time()) + SESSION_TTL_SECONDS,
     }
 

@@ -43,7 +43,15 @@ def total_cost(tiers: list[TierCall]) -> str:
     return format(sum((tier.cost_usd for tier in tiers), Decimal("0")), "f")
 
 
-def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]:
+def cold_starts_ms(state: TurnState, own_ms: float = 0.0) -> float:
+    """The init time of every environment that started cold for this turn (Finalize's own included)."""
+    steps: list[Any] = [state.query_embedding, state.route, state.answer, state.validation]
+    if state.understanding is not None:
+        steps += [state.understanding.classification, state.understanding.retrieval]
+    return round(own_ms + sum(step.cold_start_ms for step in steps if step is not None), 1)
+
+
+def finalize(state: TurnState, finished_ms: int | None = None, cold_start_ms: float = 0.0) -> dict[str, Any]:
     """The answer frame for this turn: the validated answer, or the canned one."""
     classification = state.understanding.classification if state.understanding else None
     language = (reply_language(classification.language, state.request.locale) if classification
@@ -64,6 +72,9 @@ def finalize(state: TurnState, finished_ms: int | None = None) -> dict[str, Any]
         "validate": state.validation.elapsed_ms if state.validation else None,
     }
     finished = finished_ms if finished_ms is not None else now_ms()
+    cold = cold_starts_ms(state, cold_start_ms)
+    if cold:
+        stages["cold_start"] = cold  # init time, outside the steps' own times but inside the total
     meta = {
         "turnId": state.request.turn_id,
         "task": classification.task.value if classification else "unknown",
