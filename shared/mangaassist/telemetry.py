@@ -57,6 +57,11 @@ def record_cache_hit(kind: str) -> None:
     _count("CacheHits", kind)
 
 
+def record_budget_unreadable() -> None:
+    """Route could not read today's spend and routed to Haiku without escalation."""
+    _count("BudgetUnreadable", "route")
+
+
 def record_retrieval_degraded(reason: str) -> None:
     """Retrieve fell back to keyword search: the vector index was empty, missing or unreachable."""
     _count("RetrievalDegraded", reason)

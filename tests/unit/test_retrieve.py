@@ -263,3 +263,19 @@ def test_retrieve_degrades_to_keywords_when_the_vector_index_cannot_answer(
     assert "returns" in [s.id for s in result.sources if s.kind == "policy"]  # the keyword search answered
     assert counted == [store_kind]  # the RetrievalDegraded metric, by reason
     assert any("vector index unavailable" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(("code", "raised"), [
+    ("ProvisionedThroughputExceededException", "DependencyThrottledError"),
+    ("ThrottlingException", "DependencyThrottledError"),
+    ("ResourceNotFoundException", "ResourceNotFoundException")])  # boto3 names modeled errors by code
+def test_a_dynamodb_throttle_is_named_for_the_state_machines_retry(code: str, raised: str) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    table = boto3.resource("dynamodb", region_name="ap-northeast-1").Table("products")
+    with Stubber(table.meta.client) as stub:
+        stub.add_client_error("get_item", service_error_code=code, http_status_code=400)
+        with pytest.raises(Exception) as caught:
+            DynamoLookups(table, table).product("naruto", 1)
+    assert type(caught.value).__name__ == raised

@@ -251,3 +251,22 @@ def test_spend_ledger_adds_atomically_and_skips_zero() -> None:
     assert update["Key"] == {"day": "2025-10-15"}
     assert update["UpdateExpression"].startswith("ADD spentUsd :amount")
     assert update["ExpressionAttributeValues"][":amount"] == Decimal("0.0005625")
+
+
+class _UnreadableLedger:
+    def spent_today(self, day: str) -> Decimal:
+        raise ConnectionError("budget table unreachable")
+
+    def add(self, day: str, amount: Decimal) -> None:  # pragma: no cover - not used
+        raise AssertionError
+
+
+def test_an_unreadable_budget_routes_to_haiku_without_escalation(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[str] = []
+    monkeypatch.setattr(routing, "record_budget_unreadable", lambda: counted.append("x"))
+    spent = routing.spent_today_or_none(_UnreadableLedger(), "2025-11-23")
+    assert spent is None and counted == ["x"]
+    complex_question = make_classification(complexity=0.95)
+    decision = routing.decide(complex_question, make_config(), spent, datetime(2025, 11, 23, 3, tzinfo=UTC))
+    assert decision.target is Target.HAIKU and decision.reason == "budget_unknown"
+    assert decision.escalate_to is None and decision.fallback is Target.CANNED

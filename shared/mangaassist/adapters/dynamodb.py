@@ -6,7 +6,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mangaassist.catalog.store import product_id
+from mangaassist.errors import DependencyThrottledError
 
 JST = timezone(timedelta(hours=9))  # the budget day is a JST day, as in answer.routing
 
@@ -19,10 +22,24 @@ class DynamoLookups:
         self._orders = orders_table
 
     def product(self, series_id: str, volume: int) -> dict[str, Any] | None:
-        return self._products.get_item(Key={"productId": product_id(series_id, volume)}).get("Item")
+        return _get(self._products, {"productId": product_id(series_id, volume)})
 
     def order(self, order_id: str) -> dict[str, Any] | None:
-        return self._orders.get_item(Key={"orderId": order_id}).get("Item")
+        return _get(self._orders, {"orderId": order_id})
+
+
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+
+
+def _get(table: Any, key: dict[str, Any]) -> dict[str, Any] | None:
+    """GetItem; a throttle becomes DependencyThrottledError, the name the state machine's Retry matches."""
+    try:
+        item: dict[str, Any] | None = table.get_item(Key=key).get("Item")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _THROTTLED:
+            raise DependencyThrottledError(f"DynamoDB throttled {table.name}: {error}") from error
+        raise
+    return item
 
 
 class DynamoSpendLedger:

@@ -15,7 +15,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol
 
+from aws_lambda_powertools import Logger
+
+from mangaassist.telemetry import record_budget_unreadable
 from mangaassist.turn import Classification, RouteDecision, Target, TurnConfig
+
+logger = Logger(service="mangaassist")
 
 JST = timezone(timedelta(hours=9))
 BUDGET_GUARD = Decimal("0.95")
@@ -42,10 +47,20 @@ def is_peak(now: datetime) -> bool:
     return now.astimezone(JST).hour >= PEAK_START_HOUR
 
 
+def spent_today_or_none(ledger: SpendLedger, day: str) -> Decimal | None:
+    """Today's spend, or None when the budget table cannot be read (decide() then plays safe)."""
+    try:
+        return ledger.spent_today(day)
+    except Exception:
+        logger.warning("the daily budget could not be read: Haiku only, no escalation", exc_info=True)
+        record_budget_unreadable()
+        return None
+
+
 def decide(
     classification: Classification,
     config: TurnConfig,
-    spent_usd: Decimal,
+    spent_usd: Decimal | None,
     now: datetime,
 ) -> RouteDecision:
     threshold = config.confidence_threshold
@@ -55,6 +70,8 @@ def decide(
         return RouteDecision(target=target, reason=reason, fallback=fallback, escalate_to=escalate_to,
                              confidence_threshold=threshold)
 
+    if spent_usd is None:  # the budget is unknown: the cheapest tier, nothing that could overspend
+        return decision(Target.HAIKU, "budget_unknown", Target.CANNED, None)
     if spent_usd >= config.daily_budget_usd * BUDGET_GUARD:
         return decision(Target.HAIKU, "budget_guard", Target.CANNED, None)
     if classification.manga_specific and config.sagemaker_endpoint:
