@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -63,6 +63,32 @@ def scratch_index(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.undo()
     settings.cache_clear()
     wiring.vector_store.cache_clear()
+
+
+def take_session_writes(stack: LocalAws, match: Callable[[dict[str, Any]], bool], count: int = 1,
+                        timeout: float = 30) -> list[dict[str, Any]]:
+    """Receive and delete up to `count` session writes (SQS bodies) that `match`; the other tests' messages are
+    made visible again."""
+    sqs = stack.client("sqs")
+    url = stack.template.queue_url("SessionWritesQueue", stack.endpoint)
+    found: list[dict[str, Any]] = []
+    others: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           VisibilityTimeout=60).get("Messages", [])
+            for message in messages:
+                body = json.loads(message["Body"])
+                if len(found) < count and match(body):
+                    found.append(body)
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    others.append(message["ReceiptHandle"])
+    finally:
+        for handle in others:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return found
 
 
 def turn_input(message: str, locale: str | None = None, session_id: str = "test-session") -> dict[str, Any]:

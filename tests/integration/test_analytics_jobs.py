@@ -13,7 +13,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from conftest import sqs_event
+from conftest import sqs_event, take_session_writes
 from mangaassist.chat.sessions import new_turn_id, turn_record
 from mangaassist.jobs import JobStatus, JobStore
 from mangaassist_local.gateway import Gateway
@@ -49,30 +48,6 @@ class StoredTurns:
         return sum((Decimal(frame["meta"]["cost_usd"]) for frame in self.frames), Decimal("0"))
 
 
-def _take_session_writes(stack: LocalAws, sessions: set[str], count: int, timeout: float = 30) -> list[dict]:
-    """Receive (and delete) the session writes of these sessions; other tests' messages become visible again."""
-    sqs = stack.client("sqs")
-    url = stack.env["SESSION_WRITES_QUEUE_URL"]
-    found: list[dict[str, Any]] = []
-    others: list[str] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < count and time.monotonic() < deadline:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                           VisibilityTimeout=60).get("Messages", [])
-            for message in messages:
-                body = json.loads(message["Body"])
-                if body.get("sessionId") in sessions:
-                    found.append(body)
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                else:
-                    others.append(message["ReceiptHandle"])
-    finally:
-        for handle in others:
-            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return found
-
-
 @pytest.fixture(scope="module")
 def stored(local_aws: LocalAws, gateway: Gateway) -> StoredTurns:
     sessions = [f"jobs-{TAG}-a", f"jobs-{TAG}-b"]
@@ -91,7 +66,7 @@ def stored(local_aws: LocalAws, gateway: Gateway) -> StoredTurns:
             reply = json.loads(socket.recv(timeout=60))
             assert reply["type"] == "answer", reply
             frames.append(reply)
-    queued = _take_session_writes(local_aws, set(sessions), len(asks))
+    queued = take_session_writes(local_aws, lambda body: body.get("sessionId") in set(sessions), len(asks))
     assert len(queued) == len(asks), "sendMessage queued one session write per turn"
     queued.sort(key=lambda record: record["turnId"])
     fresh = date(2060, 1, 1) + timedelta(days=random.randrange(14_000))
@@ -339,13 +314,7 @@ def test_a_deployed_stack_is_found_by_its_outputs(local_aws: LocalAws, stored: S
     job = json.loads(submitted.stdout)
     assert job["status"] == "QUEUED" and job["queue_url"] == outputs["AnalyticsJobsQueueUrl"]
     # Leave the queue as we found it: run the job.
-    pollers = SqsPollers(local_aws.runtime, local_aws.template, local_aws.endpoint,
-                         functions=["AnalyticsWorkerFunction"])
-    pollers.start()
-    try:
-        assert pollers.drain(120)
-    finally:
-        pollers.stop()
+    _run_queued_jobs(local_aws)
     record = jobs(local_aws).get(job["job_id"])
     assert record is not None and record.status is JobStatus.SUCCEEDED
     missing = cli("list", "--stack-name", f"nope-{TAG}", "--region", REGION, "--endpoint-url", local_aws.endpoint)
@@ -367,13 +336,7 @@ def test_the_planning_kinds_run_through_the_worker_and_the_cli(local_aws: LocalA
     submitted = cli("submit", "tco", "-p", "capacity.messages_per_day=2000000", "-p", "commitment=six_months",
                     "--job-id", f"tco-{TAG}", *aws)
     assert submitted.returncode == 0, submitted.stderr
-    pollers = SqsPollers(local_aws.runtime, local_aws.template, local_aws.endpoint,
-                         functions=["AnalyticsWorkerFunction"])
-    pollers.start()
-    try:
-        assert pollers.drain(120)
-    finally:
-        pollers.stop()
+    _run_queued_jobs(local_aws)
     fetched = cli("result", f"tco-{TAG}", "--output", str(tmp_path), *aws)
     assert fetched.returncode == 0, fetched.stderr
     report = json.loads((tmp_path / "result.json").read_text())
@@ -381,3 +344,14 @@ def test_the_planning_kinds_run_through_the_worker_and_the_cli(local_aws: LocalA
     assert report["inputs"]["commitment"] == "six_months" and report["result"]["patterns"]
     assert (tmp_path / "tco.png").read_bytes().startswith(PNG)
     assert fetched.stdout.startswith("cheapest viable as configured:")
+
+
+def _run_queued_jobs(local_aws: LocalAws) -> None:
+    """Let the analytics worker take what the CLI queued, as the deployed event source mapping would."""
+    pollers = SqsPollers(local_aws.runtime, local_aws.template, local_aws.endpoint,
+                         functions=["AnalyticsWorkerFunction"])
+    pollers.start()
+    try:
+        assert pollers.drain(120)
+    finally:
+        pollers.stop()

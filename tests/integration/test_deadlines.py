@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import uuid
 
-import boto3
 import pytest
 from websockets.sync.client import connect
 
+from conftest import take_session_writes
 from mangaassist.reply.fallback import canned_text
 from mangaassist_local.faults import parse_faults
 
@@ -31,13 +31,5 @@ def test_both_models_hung_still_reply_the_fallback_in_time_and_record_it(local_a
     # stopped waiting at the turn's deadline; never the 40 s hangs.
     both_timed_out = ("haiku", "timeout") in outcomes and ("sonnet", "timeout") in outcomes
     assert both_timed_out or frame["meta"]["validation"]["failures"] == ["timeout"], frame["meta"]
-    queue = local_aws.template.queue_url("SessionWritesQueue", local_aws.endpoint)
-    sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint, region_name="ap-northeast-1")
-    found = []
-    for _ in range(20):
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                       WaitTimeSeconds=1).get("Messages", [])
-        found = [m for m in messages if json.loads(m["Body"])["sessionId"] == session]
-        if found:
-            break
-    assert found and json.loads(found[0]["Body"])["turnId"] == frame["turnId"]
+    found = take_session_writes(local_aws, lambda body: body["sessionId"] == session, timeout=20)
+    assert found and found[0]["turnId"] == frame["turnId"]

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import clear_health, run_turn
+from conftest import clear_health, run_turn, take_session_writes
 from mangaassist_local.stack import REGION, REPO, LocalAws
 from mangaassist_local.template import Template
 
@@ -200,34 +200,12 @@ def check_connect(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -
     assert out == {"statusCode": 200}
 
 
-def _take_session_write(stack: LocalAws, session_id: str, message: str) -> dict[str, Any] | None:
-    """Find (and delete) the session write sendMessage queued for this message; others become visible again."""
-    sqs = stack.client("sqs")
-    url = stack.env["SESSION_WRITES_QUEUE_URL"]
-    others: list[str] = []
-    found = None
-    try:
-        while found is None:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages")
-            if not messages:
-                break
-            for message_ in messages:
-                body = json.loads(message_["Body"])
-                if found is None and (body.get("sessionId"), body.get("userText")) == (session_id, message):
-                    found = body
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message_["ReceiptHandle"])
-                else:
-                    others.append(message_["ReceiptHandle"])
-    finally:
-        for handle in others:
-            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return found
-
-
 def check_send_message(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -> None:
     assert out == {"statusCode": 200}
     frame = json.loads(event["body"])
-    record = _take_session_write(stack, frame["sessionId"], frame["message"])
+    taken = take_session_writes(stack, lambda body: (body.get("sessionId"), body.get("userText"))
+                                == (frame["sessionId"], frame["message"]), timeout=10)
+    record = taken[0] if taken else None
     assert record is not None, "sendMessage ran the turn and queued its session write"
     assert record["task"] == "product_search" and "528" in record["answerText"]
 
