@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from mangaassist_local.faults import parse_faults
-from mangaassist_local.lambda_runtime import Runtime
+from mangaassist_local.lambda_runtime import Runtime, TooManyRequestsError
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.template import ACCOUNT
@@ -54,6 +54,31 @@ def _cache_interpreter_clients() -> None:
     lambda_eval_utils.boto_client_for = cached
 
 
+def _name_lambda_service_errors() -> None:
+    """Step Functions names a Lambda API error `Lambda.<exception>` (e.g. Lambda.TooManyRequestsException, which
+    Retry clauses list); moto's interpreter calls every such error "Exception". Name them as AWS does."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    original = StateTaskLambda._from_error
+    if getattr(original, "named", False):
+        return
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        failure = original(self, env, ex)
+        if isinstance(ex, ClientError):
+            name = f"Lambda.{ex.response['Error'].get('Code') or 'AWSLambdaException'}"
+            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            details = failure.event_details.get("lambdaFunctionFailedEventDetails") if failure.event_details else None
+            if details is not None:
+                details["error"] = name
+        return failure
+
+    from_error.named = True  # type: ignore[attr-defined]
+    StateTaskLambda._from_error = from_error  # type: ignore[method-assign]
+
+
 def _cache_parsed_definitions() -> None:
     """moto parses the ASL text on every execution (~35 ms for ours): parse each definition once.
 
@@ -78,6 +103,7 @@ class LocalAwsApp:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         _cache_interpreter_clients()
         _cache_parsed_definitions()
+        _name_lambda_service_errors()
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._apps: dict[tuple[str, str], Any] = {}
         self.runtime = runtime
@@ -142,6 +168,9 @@ class LocalAwsApp:
     def _invoke(self, request: Request, name: str) -> Response:
         try:
             body, failed = self.runtime.invoke_json(name, request.get_data())
+        except TooManyRequestsError as error:  # as the Lambda Invoke API answers a throttle
+            return Response(json.dumps({"Type": "User", "message": str(error), "Reason": error.reason}), status=429,
+                            mimetype="application/json", headers={"x-amzn-ErrorType": "TooManyRequestsException"})
         except KeyError:
             return Response(json.dumps({"Type": "User", "message": f"Function not found: {name}"}), status=404,
                             headers={"x-amzn-ErrorType": "ResourceNotFoundException"})

@@ -2,7 +2,8 @@
 
 A handler's exception becomes a function error whose payload carries errorType
 (the class name), as the Lambda runtime does: the state machine's Retry and
-Catch match on it. The function timeout is not enforced in-process.
+Catch match on it. The function timeout is not enforced in-process
+(process_runtime.ProcessRuntime enforces it); reserved concurrency is enforced by both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
@@ -43,11 +45,46 @@ class Invocation:
     error: bool = False
 
 
+class TooManyRequestsError(Exception):
+    """Lambda's TooManyRequestsException (HTTP 429): the function's reserved concurrency is all in use.
+
+    The invocation never starts: the Invoke API answers 429, Step Functions names it
+    `Lambda.TooManyRequestsException` (which the chat turn's Retry clauses list), and an SQS mapping leaves the
+    batch on the queue."""
+
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+class ConcurrencyGate:
+    """Each function's in-flight invocations, held to its ReservedConcurrentExecutions when the template sets one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight: dict[str, int] = {}
+        self.throttles: dict[str, int] = {}
+
+    @contextmanager
+    def enter(self, spec: FunctionSpec) -> Iterator[None]:
+        with self._lock:
+            running = self.in_flight.get(spec.logical_id, 0)
+            if spec.reserved_concurrency is not None and running >= spec.reserved_concurrency:
+                self.throttles[spec.logical_id] = self.throttles.get(spec.logical_id, 0) + 1
+                raise TooManyRequestsError(f"Rate Exceeded. ({spec.logical_id}: reserved concurrency "
+                                           f"{spec.reserved_concurrency} in use)")
+            self.in_flight[spec.logical_id] = running + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight[spec.logical_id] -= 1
+
+
 class Runtime(Protocol):
     """What the gateway, the pollers and the AWS endpoint need of a runtime: in-process (LambdaRuntime) or
     worker processes running a `sam build` output (process_runtime.ProcessRuntime)."""
 
     invocations: dict[str, int]
+    gate: ConcurrencyGate
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation: ...
 
@@ -60,6 +97,7 @@ class LambdaRuntime:
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._lock = threading.Lock()
         self.invocations: dict[str, int] = {}
+        self.gate = ConcurrencyGate()
 
     def _load(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
         with self._lock:
@@ -77,7 +115,12 @@ class LambdaRuntime:
             return self._handlers[spec.logical_id]
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        """Run the handler; TooManyRequestsError when its reserved concurrency is in use."""
         spec = self.template.function_by_name(name_or_arn)
+        with self.gate.enter(spec):
+            return self._run(spec, event)
+
+    def _run(self, spec: FunctionSpec, event: Any) -> Invocation:
         context = LambdaContext(function_name=self.template.physical_name(spec.logical_id),
                                 invoked_function_arn=self.template.arn(spec.logical_id),
                                 deadline=time.time() + spec.timeout)

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from mangaassist_local.lambda_runtime import Runtime
+from mangaassist_local.lambda_runtime import Runtime, TooManyRequestsError
 from mangaassist_local.template import Template
 
 log = logging.getLogger("mangaassist_local.pollers")
@@ -257,7 +257,12 @@ class SqsPollers:
         return record
 
     def _process(self, client: Any, url: str, mapping: SqsMapping, messages: list[dict[str, Any]]) -> None:
-        result = self.runtime.invoke(mapping.function, {"Records": [self._record(mapping, m) for m in messages]})
+        try:
+            result = self.runtime.invoke(mapping.function, {"Records": [self._record(mapping, m) for m in messages]})
+        except TooManyRequestsError as error:  # Lambda leaves the batch on the queue and tries again later
+            log.warning("%s: throttled (%s); the batch of %d returns after the visibility timeout", mapping.name,
+                        error, len(messages))
+            return
         if result.error:
             log.error("%s: function error on a batch of %d; it returns after the visibility timeout: %s",
                       mapping.name, len(messages), json.dumps(result.payload, ensure_ascii=False, default=str))

@@ -3,7 +3,8 @@
 An environment is a worker process (lambda_worker.py) that imported one handler from the built function
 directory, the built layer and the runtime's boto3 — nothing from the dev venv — and serves one invocation
 at a time. Environments are reused warm and started cold on demand; each function's Timeout is enforced
-(the invocation fails as Lambda reports it and the environment is replaced).
+(the invocation fails as Lambda reports it and the environment is replaced), and so is its reserved
+concurrency (TooManyRequestsException).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from mangaassist_local.lambda_runtime import Invocation
+from mangaassist_local.lambda_runtime import ConcurrencyGate, Invocation
 from mangaassist_local.template import FunctionSpec, Template
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
@@ -112,6 +113,7 @@ class ProcessRuntime:
         self._lock = threading.Lock()
         self.invocations: dict[str, int] = {}
         self.cold_starts: dict[str, list[float]] = {}
+        self.gate = ConcurrencyGate()
 
     def _environment_variables(self, spec: FunctionSpec) -> dict[str, str]:
         env = {name: os.environ[name] for name in _PASS_THROUGH if name in os.environ}
@@ -155,7 +157,12 @@ class ProcessRuntime:
         environment.stop()
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        """Run one invocation in an environment; TooManyRequestsError when the reserved concurrency is in use."""
         spec = self.template.function_by_name(name_or_arn)
+        with self.gate.enter(spec):
+            return self._run(spec, event)
+
+    def _run(self, spec: FunctionSpec, event: Any) -> Invocation:
         with self._lock:
             self.invocations[spec.logical_id] = self.invocations.get(spec.logical_id, 0) + 1
         environment = self._acquire(spec)

@@ -51,6 +51,7 @@ class FunctionSpec:
     handler: str
     timeout: int
     memory_size: int = 128
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: beyond it, TooManyRequestsException
 
 
 class Template:
@@ -188,8 +189,13 @@ class Template:
                 handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                reserved_concurrency=self._reserved(props),
             )
         return specs
+
+    def _reserved(self, props: dict[str, Any]) -> int | None:
+        value = self.resolve(props.get("ReservedConcurrentExecutions"))
+        return None if value in (None, "") else int(value)
 
     def environment(self, endpoint: str) -> dict[str, str]:
         """Every function's environment variables, resolved (Globals first, then each function's own)."""
