@@ -1,0 +1,1 @@
+"""Who is talking: JWT verification at $connect and the principal every later route reads."""
