@@ -1,0 +1,98 @@
+"""Cross-check `mangaassist loadtest`'s percentiles with an independent client (issue #13's done-when; not a test).
+
+Against a running stack: first `mangaassist loadtest --pattern mix` (asyncio, scheduled send -> reply), then a
+plain client written apart from it: its own Poisson arrivals (random.expovariate), one thread per turn with
+its own synchronous WebSocket, timing send -> reply with time.perf_counter, percentiles by
+statistics.quantiles. Both send SPEC §3's production mix (the same message maker, different seeds, unique
+messages). Prints both sets of figures and whether each percentile agrees within 20%.
+
+    .venv/bin/python bench/loadtest_crosscheck.py --url http://127.0.0.1:18080 --rate 5 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import threading
+import time
+import uuid
+
+from websockets.sync.client import connect
+
+from mangaassist.catalog.store import catalog
+from mangaassist.quality.traffic_mix import PRODUCTION_MIX, MessageMaker
+from mangaassist_offline.sample_data import orders
+
+
+def independent_client(ws_url: str, rate: float, duration: float, seed: int, timeout: float) -> dict[str, float]:
+    rng = random.Random(seed)
+    arrivals, at = [], rng.expovariate(rate)
+    while at < duration:
+        arrivals.append(at)
+        at += rng.expovariate(rate)
+    messages = MessageMaker(list(catalog().values()), sorted(orders()), seed + 1, PRODUCTION_MIX).draw(len(arrivals))
+    results: list[float | None] = [None] * len(arrivals)
+
+    def one(n: int) -> None:
+        try:
+            with connect(ws_url, open_timeout=10) as socket:
+                frame = {"action": "sendMessage", "sessionId": f"xcheck-{uuid.uuid4().hex[:8]}",
+                         "message": messages[n].text}
+                started = time.perf_counter()
+                socket.send(json.dumps(frame, ensure_ascii=False))
+                socket.recv(timeout=timeout)
+                results[n] = (time.perf_counter() - started) * 1000
+        except Exception:  # noqa: BLE001 - a failed turn is reported as no reply
+            results[n] = None
+
+    threads = []
+    start = time.perf_counter()
+    for n, due in enumerate(arrivals):
+        time.sleep(max(start + due - time.perf_counter(), 0))
+        thread = threading.Thread(target=one, args=(n,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout + 15)
+    got = [r for r in results if r is not None]
+    cuts = statistics.quantiles(got, n=100, method="inclusive")
+    return {"turns": len(arrivals), "replied": len(got), "p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+
+
+def main() -> None:
+    from mangaassist.quality.arrivals import LoadShape, Pattern
+    from mangaassist.quality.load_report import LoadSummary
+    from mangaassist_local.loadtest_cli import run, websocket_url
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--loadtest-json", default=None, help="compare with this `mangaassist loadtest --json` "
+                                                              "output instead of running it first")
+    args = parser.parse_args()
+    ws_url = websocket_url(args.url, None, None, None)
+    if args.loadtest_json:
+        summary = LoadSummary.model_validate_json(open(args.loadtest_json, encoding="utf-8").read())
+    else:
+        summary, _, _ = run(LoadShape(pattern=Pattern.MIX, rate=args.rate, duration=args.duration), ws_url,
+                            seed=args.seed, timeout=args.timeout)
+    ours = summary.latency_ms
+    theirs = independent_client(ws_url, args.rate, args.duration, args.seed + 100, args.timeout)
+    print(f"{'':<28} {'turns':>6} {'replied':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(f"{'mangaassist loadtest':<28} {summary.scheduled:>6} {summary.replied:>8} {ours.p50 or 0:>8.0f} "
+          f"{ours.p95 or 0:>8.0f} {ours.p99 or 0:>8.0f}")
+    print(f"{'independent threaded client':<28} {theirs['turns']:>6.0f} {theirs['replied']:>8.0f} "
+          f"{theirs['p50']:>8.0f} {theirs['p95']:>8.0f} {theirs['p99']:>8.0f}")
+    for name in ("p50", "p95", "p99"):
+        mine = getattr(ours, name) or 0.0
+        delta = abs(mine - theirs[name]) / theirs[name]
+        print(f"  {name}: differ by {delta:.0%} -> {'agree (within 20%)' if delta <= 0.2 else 'DISAGREE'}")
+
+
+if __name__ == "__main__":
+    main()
