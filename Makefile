@@ -26,10 +26,12 @@ local: setup prepare
 	$(BIN)mangaassist serve --port $(PORT) --aws-port $(AWS_PORT)
 
 # Sets everything up, then lints, builds (sam build + the host layer) and runs every test, the end-to-end
-# ones against the build, then the post-deploy smoke test against `serve --from-build`: what CI runs.
+# ones against the build, then the post-deploy smoke test against `serve --from-build`, then the prompt
+# regression gate (the golden set vs the committed baseline; fails on a critical regression): what CI runs.
 test: setup lint build prepare
 	$(BIN)pytest -q
 	./scripts/smoke_build.sh
+	./scripts/regress_build.sh
 
 unit: setup
 	$(BIN)pytest -q tests/unit

@@ -6,9 +6,10 @@ from typing import Any
 
 from mangaassist.answer.routing import jst_day
 from mangaassist.lambda_task import cold_start_ms, logger
-from mangaassist.reply.cache import answer_cache, cache_key, cacheable
-from mangaassist.reply.finalize import finalize
-from mangaassist.telemetry import record_turn
+from mangaassist.reply.cache import TTL_SECONDS, answer_cache, cache_key, cacheable
+from mangaassist.reply.finalize import customer_data_used, finalize, history_used
+from mangaassist.reply.semantic_cache import semantic_cache
+from mangaassist.telemetry import record_cache_hit, record_turn
 from mangaassist.turn import TurnState
 from mangaassist.wiring import spend_ledger
 
@@ -22,7 +23,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         spend_ledger().add(jst_day(datetime.now(UTC)), Decimal(meta["cost_usd"]))
     except Exception:  # noqa: BLE001 - the reply matters more than the spend counter
         logger.exception("could not add the turn's cost to the budget counter")
-    if cacheable(frame):
-        answer_cache().put(cache_key(state.request.message, state.request.locale), frame)
+    if meta["cache"] == "semantic":
+        record_cache_hit("semantic")
+    elif cacheable(frame, history_used(state), customer_data_used(state)):
+        ttl = state.route.cache_ttl_seconds if state.route and state.route.cache_ttl_seconds else TTL_SECONDS
+        answer_cache().put(cache_key(state.request.message, state.request.locale), frame, ttl=ttl)  # tuned TTL
+    if meta["cache"] == "miss" and (semantic := semantic_cache()) is not None:
+        semantic.save(state, frame)  # only what its guard and rules allow (no history, prices, stock, orders)
     record_turn(meta)
     return frame

@@ -4,11 +4,13 @@ from mangaassist.lambda_task import state_task
 from mangaassist.turn import Retrieval, TurnState
 from mangaassist.understand.retrieve import retrieve
 from mangaassist.understand.task_model import installed_model
-from mangaassist.wiring import lookups, vector_store
+from mangaassist.wiring import lookups, order_limit, vector_store
 
 
 def _retrieve(state: TurnState) -> Retrieval:
-    return retrieve(state.request.message, lookups(), state.query_embedding, vector_store(), installed_model())
+    return retrieve(state.request.message, lookups(), state.query_embedding, vector_store(), installed_model(),
+                    principal=state.request.principal, order_limit=order_limit(), history=state.request.history,
+                    locale=state.request.locale)
 
 
 lambda_handler = state_task(_retrieve)

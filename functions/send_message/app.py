@@ -7,7 +7,9 @@ from botocore.exceptions import ReadTimeoutError
 
 from mangaassist.adapters import aws
 from mangaassist.adapters.connections import ConnectionPoster, management_endpoint
+from mangaassist.auth.principal import principal_from_event
 from mangaassist.chat.conversation import ChatPorts, handle_frame, sync_output
+from mangaassist.chat.limits import budget_stop, limits
 from mangaassist.chat.sessions import DynamoHistory
 from mangaassist.errors import TurnTimeoutError
 from mangaassist.protocol import decode_body
@@ -34,7 +36,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     poster = ConnectionPoster(management_endpoint(ctx))
     history = DynamoHistory(aws.table(settings().require("sessions_table")))
     ports = ChatPorts(run_turn=_run_turn, reply=lambda frame: poster.post(ctx["connectionId"], frame),
-                      history=history.recent, record=_record, cache=answer_cache())
+                      history=history.recent, record=_record, cache=answer_cache(),
+                      limits=limits(), budget=budget_stop())
     body, is_base64 = decode_body(event)
-    handle_frame(body, is_base64, ctx["connectionId"], ports)
+    handle_frame(body, is_base64, ctx["connectionId"], ports, principal=principal_from_event(event))
     return {"statusCode": 200}

@@ -11,7 +11,8 @@ def _validate(state: TurnState) -> Validation:
         return Validation(decision="fallback", failures=["no_answer"])
     classification = state.understanding.classification
     language = reply_language(classification.language, state.request.locale)
-    return validate(state.answer, classification.task, language, state.understanding.retrieval.sources)
+    return validate(state.answer, classification.task, language, state.understanding.retrieval.sources,
+                    query=state.request.message)
 
 
 lambda_handler = state_task(_validate)

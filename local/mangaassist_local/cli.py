@@ -17,13 +17,24 @@ from typing import Annotated, Any
 import typer
 
 from mangaassist_local.faults import FaultSpecError, parse_faults
+from mangaassist_local.identity_cli import IdentityCliError, fetch_token, forget, token, with_token
 from mangaassist_local.jobs_cli import jobs_app
+from mangaassist_local.loadtest_cli import loadtest
+from mangaassist_local.optimize_cli import optimize
 from mangaassist_local.plan_cli import plan_app
+from mangaassist_local.regress_cli import regress
+from mangaassist_local.validate_cli import validate as validate_answers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="MangaAssist: the manga store's chat assistant, run locally (no AWS account, no Docker).")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(plan_app, name="plan")
+app.command("regress")(regress)
+app.command("loadtest")(loadtest)
+app.command("optimize")(optimize)
+app.command("token")(token)
+app.command("forget")(forget)
+app.command("validate")(validate_answers)
 
 FaultOption = Annotated[list[str] | None, typer.Option(
     "--fault", help="Inject a model fault: TARGET=KIND[@RATE], TARGET in haiku|sonnet|sagemaker|embeddings, "
@@ -60,10 +71,24 @@ def serve(
         "--from-build", help="Run the functions from a `sam build` output (default .aws-sam/build), each in "
                              "Lambda-like worker processes that see only the built code, the built layer and "
                              "the runtime's boto3.")] = None,
+    in_process: Annotated[bool, typer.Option(
+        "--in-process", help="Run the source tree's handlers in threads of this process (no cold starts, one core, "
+                             "timeouts not enforced) instead of Lambda-like worker processes.")] = False,
+    parameter_overrides: Annotated[list[str] | None, typer.Option(
+        "--parameter-overrides", help="A template parameter for this stack, NAME=VALUE (repeatable), as "
+                                      "`sam deploy --parameter-overrides`; e.g. ConnectionRatePerSecond=0 to "
+                                      "lift the per-connection rate limit for a load test.")] = None,
+    warm_containers: Annotated[str, typer.Option(
+        "--warm-containers", help="EAGER: start one environment per function before serving (as `sam local "
+                                  "start-api --warm-containers EAGER`); LAZY: every first environment starts cold.",
+        case_sensitive=False)] = "EAGER",
 ) -> None:
     """Start the whole stack and serve until Ctrl-C."""
     from mangaassist_local.runner import start_stack
 
+    if warm_containers.upper() not in ("EAGER", "LAZY"):
+        raise typer.BadParameter("EAGER or LAZY", param_hint="--warm-containers")
+    overrides = _parameter_overrides(parameter_overrides or [])
     faults = _faults(fault)
     delays = _latency(latency)
     build = _build_layout(from_build)
@@ -72,7 +97,9 @@ def serve(
             typer.echo(f"mangaassist: port {busy} is in use (another stack? try --port/--aws-port)", err=True)
             raise typer.Exit(1)
     try:
-        stack = start_stack(port=port, aws_port=aws_port, faults=faults, latency=delays, build=build)
+        stack = start_stack(port=port, aws_port=aws_port, faults=faults, latency=delays, build=build,
+                            processes=not in_process, warm=warm_containers.upper() == "EAGER",
+                            overrides=overrides)
     except OSError as error:
         typer.echo(f"mangaassist: cannot start: {error} (is another stack running? try --port/--aws-port)", err=True)
         raise typer.Exit(1) from None
@@ -84,7 +111,7 @@ def serve(
                f"  cache          {stack.redis.describe()}\n"
                f"  faults         {', '.join(map(str, faults)) or 'none'}\n"
                f"  model latency  {latency or 'zero'}\n"
-               f"  functions      {f'built: {build.build_dir}' if build else 'from the source tree, in-process'}\n"
+               f"  functions      {_functions_line(build, in_process, warm_containers)}\n"
                "Ctrl-C stops it.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -94,6 +121,28 @@ def serve(
         pass
     finally:
         stack.stop()
+
+
+def _parameter_overrides(specs: list[str]) -> dict[str, str]:
+    """NAME=VALUE pairs naming parameters of template.yaml."""
+    from mangaassist_local.template import Template
+
+    known = Template(Path(__file__).resolve().parents[2] / "template.yaml", "ap-northeast-1").parameters
+    overrides: dict[str, str] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or name not in known:
+            raise typer.BadParameter(f"{spec!r}: give NAME=VALUE with NAME a parameter of template.yaml",
+                                     param_hint="--parameter-overrides")
+        overrides[name] = value
+    return overrides
+
+
+def _functions_line(build: Any, in_process: bool, warm_containers: str) -> str:
+    where = f"built: {build.build_dir}" if build else "from the source tree"
+    if build is None and in_process:
+        return f"{where}, in-process"
+    return f"{where}, in worker processes ({warm_containers.upper()} warm environments)"
 
 
 def _build_layout(directory: Path | None) -> Any:
@@ -149,11 +198,17 @@ def _set_faults(aws_url: str, specs: list[str]) -> list[str]:
 
 
 def _send(ws_url: str, frame: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    with connect(ws_url, open_timeout=5) as socket:
-        socket.send(json.dumps(frame, ensure_ascii=False))
-        return json.loads(socket.recv(timeout=timeout))
+    try:
+        with connect(ws_url, open_timeout=5) as socket:
+            socket.send(json.dumps(frame, ensure_ascii=False))
+            return json.loads(socket.recv(timeout=timeout))
+    except InvalidStatus as error:  # the $connect authorizer said no: a bad, expired or foreign token
+        return {"type": "error", "code": "HANDSHAKE_REFUSED",
+                "message": f"the stack refused the connection (HTTP {error.response.status_code}): "
+                           "a bad or expired token? get a new one with `mangaassist token`"}
 
 
 @app.command()
@@ -167,10 +222,14 @@ def chat(
     fault: FaultOption = None,
     latency: LatencyOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 30.0,
+    token: Annotated[str | None, typer.Option(help="Chat signed in with this ID token (`mangaassist token`).")] = None,
+    customer: Annotated[str | None, typer.Option(help="Chat signed in as this sample customer, e.g. C-1043.")] = None,
 ) -> None:
-    """One chat turn through a running local stack, or through an ephemeral one."""
+    """One chat turn through a running local stack, or through an ephemeral one; a guest unless signed in."""
     if locale not in (None, "ja", "en"):
         raise typer.BadParameter("expected ja or en", param_hint="--locale")
+    if token and customer:
+        raise typer.BadParameter("give --token or --customer, not both", param_hint="--customer")
     faults = _faults(fault)
     delays = _latency(latency)
     frame: dict[str, Any] = {"action": "sendMessage", "sessionId": session or f"cli-{uuid.uuid4().hex[:8]}",
@@ -180,9 +239,15 @@ def chat(
     if _running(url):
         ws_url = url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
         aws_url = f"http://127.0.0.1:{aws_port}"
+        if customer:
+            try:
+                token = fetch_token(url, customer)["token"]
+            except IdentityCliError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(2) from None
         previous = _set_faults(aws_url, [str(f) for f in faults]) if faults else None
         try:
-            reply = _send(ws_url, frame, timeout)
+            reply = _send(with_token(ws_url, token), frame, timeout)
         finally:
             if previous is not None:
                 _set_faults(aws_url, previous)
@@ -192,7 +257,9 @@ def chat(
         typer.echo("(no stack running: starting an ephemeral one)", err=True)
         stack = start_stack(faults=faults, latency=delays)
         try:
-            reply = _send(stack.gateway.ws_url, frame, timeout)
+            if customer and stack.gateway.issuer is not None:
+                token = stack.gateway.issuer.sign(customer)
+            reply = _send(with_token(stack.gateway.ws_url, token), frame, timeout)
         finally:
             stack.stop()
     if as_json:

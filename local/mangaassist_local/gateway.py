@@ -34,9 +34,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from mangaassist.adapters import aws
+from mangaassist.chat.forget import forget_principal
 from mangaassist.settings import settings
 from mangaassist_local.lambda_runtime import Invocation, Runtime
-from mangaassist_local.template import Template
+from mangaassist_local.local_issuer import JWKS_PATH, MAX_EXPIRES_IN, TOKEN_PATH, LocalIssuer
+from mangaassist_local.seed import sample_customers
+from mangaassist_local.template import ACCOUNT, Template
 
 log = logging.getLogger("mangaassist_local.gateway")
 
@@ -46,6 +50,7 @@ INTERNAL_ERROR_FRAME = {"type": "error", "code": "INTERNAL_ERROR", "message": "I
 _SELECTION = re.compile(r"^\$\{?request\.body\.(?P<path>[A-Za-z0-9_.]+)\}?$")
 _FUNCTION_IN_URI = re.compile(r"functions/(?P<arn>arn:[^/]+:function:[^/]+)/invocations")
 _STOP = object()  # end-of-stream marker for a connection's frame queue
+_CUSTOMER = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")  # as the authorizer accepts a principal
 
 
 def _api_id() -> str:
@@ -63,10 +68,12 @@ def _request_time(epoch: float) -> str:
 
 @dataclass(frozen=True)
 class RouteTable:
-    """Route key -> function logical id, and how the route key is read from a frame."""
+    """Route key -> function logical id, and how the route key is read from a frame; route key -> the Lambda
+    authorizer's function for routes with AuthorizationType CUSTOM (WebSocket APIs allow one, on $connect)."""
 
     routes: dict[str, str]
     selection_path: tuple[str, ...]
+    authorizers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_template(cls, template: Template) -> RouteTable:
@@ -82,6 +89,9 @@ class RouteTable:
         integrations = template.of_type("AWS::ApiGatewayV2::Integration")
         by_physical = {template.physical_name(name): name for name in integrations}
         routes: dict[str, str] = {}
+        authorizers: dict[str, str] = {}
+        by_authorizer = {template.physical_name(name): res
+                         for name, res in template.of_type("AWS::ApiGatewayV2::Authorizer").items()}
         for name, res in template.of_type("AWS::ApiGatewayV2::Route").items():
             props = res["Properties"]
             if props.get("ApiId") != {"Ref": api_id}:
@@ -97,14 +107,23 @@ class RouteTable:
             if found is None:
                 raise ValueError(f"integration {integration}: {uri!r} is not a Lambda proxy integration")
             routes[props["RouteKey"]] = template.function_by_name(found["arn"]).logical_id
-        return cls(routes=routes, selection_path=tuple(match["path"].split(".")))
+            if props.get("AuthorizationType") == "CUSTOM":
+                authorizer = by_authorizer.get(str(template.resolve(props.get("AuthorizerId", ""))))
+                if authorizer is None:
+                    raise ValueError(f"route {name}: AuthorizerId names no AWS::ApiGatewayV2::Authorizer")
+                uri = str(template.resolve(authorizer["Properties"].get("AuthorizerUri", "")))
+                found = _FUNCTION_IN_URI.search(uri)
+                if found is None:
+                    raise ValueError(f"route {name}: authorizer {uri!r} is not a Lambda function")
+                authorizers[props["RouteKey"]] = template.function_by_name(found["arn"]).logical_id
+        return cls(routes=routes, selection_path=tuple(match["path"].split(".")), authorizers=authorizers)
 
     def select(self, text: str | None) -> str | None:
         """The route key for a frame (None for binary frames), or None when nothing matches."""
         if text is not None:
             try:
                 value: Any = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # deep nesting: unreadable, like invalid JSON ($default)
                 value = None
             for key in self.selection_path:
                 value = value.get(key) if isinstance(value, dict) else None
@@ -123,6 +142,7 @@ class _Connection:
     last_active_at: float
     frames: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    authorizer: dict[str, Any] | None = None  # the $connect authorizer's context, in every later event
 
 
 class Gateway:
@@ -143,6 +163,8 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._pool = self._new_pool()
         self._previous_env: str | None = None
+        self.issuer: LocalIssuer | None = None  # the local stand-in for the Cognito user pool, made at start()
+        self._previous_auth_env: dict[str, str | None] = {}
 
     # -- addresses ------------------------------------------------------------------
     @property
@@ -201,6 +223,13 @@ class Gateway:
             raise failure[0]
         self._previous_env = os.environ.get(MANAGEMENT_ENV)
         os.environ[MANAGEMENT_ENV] = self.management_endpoint
+        # The authorizer trusts this gateway's issuer (in-process handlers read os.environ; worker processes
+        # get these variables passed through).
+        self.issuer = LocalIssuer(self.url)
+        auth_env = {"AUTH_ISSUER": self.issuer.issuer, "AUTH_JWKS_URL": self.issuer.jwks_url,
+                    "AUTH_AUDIENCE": self.issuer.audience}
+        self._previous_auth_env = {key: os.environ.get(key) for key in auth_env}
+        os.environ.update(auth_env)
         settings.cache_clear()  # in-process handlers read the endpoint just set
         log.info("gateway listening on %s (routes: %s)", self.url, ", ".join(sorted(self.routes.routes)))
 
@@ -209,6 +238,10 @@ class Gateway:
         app.router.add_get("/", self._index)
         app.router.add_get("/health", self._health)
         app.router.add_get("/ws", self._websocket)
+        app.router.add_get(JWKS_PATH, self._jwks)
+        app.router.add_post(TOKEN_PATH, self._token)
+        app.router.add_get("/local/customers", self._customers)
+        app.router.add_post("/local/forget", self._forget)
         connections = f"/{self.stage}/@connections/{{connection_id}}"
         app.router.add_post(connections, self._post_to_connection)
         app.router.add_get(connections, self._get_connection)
@@ -238,6 +271,13 @@ class Gateway:
                 else:
                     os.environ[MANAGEMENT_ENV] = self._previous_env
                 settings.cache_clear()
+            if self.issuer is not None and os.environ.get("AUTH_ISSUER") == self.issuer.issuer:
+                for key, value in self._previous_auth_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+                settings.cache_clear()
 
     async def _shutdown(self) -> None:
         for connection in list(self._connections.values()):
@@ -249,9 +289,9 @@ class Gateway:
 
     # -- events ---------------------------------------------------------------------
     def _context(self, connection_id: str, route_key: str, event_type: str, connected_at: float,
-                 source_ip: str, user_agent: str) -> dict[str, Any]:
+                 source_ip: str, user_agent: str, authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
         now = time.time()
-        return {
+        context: dict[str, Any] = {
             "routeKey": route_key, "eventType": event_type, "messageDirection": "IN",
             "connectionId": connection_id, "connectedAt": int(connected_at * 1000),
             "domainName": f"{self.host}:{self._port}", "stage": self.stage, "apiId": "local",
@@ -259,6 +299,40 @@ class Gateway:
             "requestTime": _request_time(now), "requestTimeEpoch": int(now * 1000),
             "identity": {"sourceIp": source_ip, "userAgent": user_agent},
         }
+        if authorizer is not None:
+            context["authorizer"] = dict(authorizer)  # as API Gateway: principalId plus the context's keys
+        return context
+
+    async def _authorize(self, request: web.Request, connection_id: str, connected_at: float, source_ip: str,
+                         user_agent: str) -> tuple[int, dict[str, Any] | None]:
+        """Run the route's REQUEST authorizer as API Gateway does: (status, authorizer context). A function
+        error "Unauthorized" is 401, another error 500, a policy without Allow (or with a Deny) 403."""
+        headers = {key: request.headers[key] for key in request.headers}
+        event: dict[str, Any] = {
+            "type": "REQUEST",
+            "methodArn": f"arn:aws:execute-api:{self.template.region}:{ACCOUNT}:local/{self.stage}/$connect",
+            "headers": headers, "multiValueHeaders": {key: request.headers.getall(key) for key in headers},
+            "stageVariables": {},
+            "requestContext": self._context(connection_id, "$connect", "CONNECT", connected_at, source_ip,
+                                            user_agent),
+        }
+        if request.query:
+            event["queryStringParameters"] = {key: request.query[key] for key in request.query}
+            event["multiValueQueryStringParameters"] = {key: request.query.getall(key) for key in request.query}
+        result = await self._invoke(self.routes.authorizers["$connect"], event)
+        payload = result.payload if isinstance(result.payload, dict) else {}
+        if result.error:
+            if payload.get("errorMessage") == "Unauthorized":
+                return 401, None
+            log.error("authorizer failed: %s", json.dumps(payload, ensure_ascii=False, default=str))
+            return 500, None
+        statements = (payload.get("policyDocument") or {}).get("Statement") or []
+        effects = {str(statement.get("Effect")) for statement in statements if isinstance(statement, dict)}
+        if "Deny" in effects or "Allow" not in effects or "principalId" not in payload:
+            return 403, None
+        context = payload.get("context") or {}
+        return 200, {**{key: value for key, value in context.items() if isinstance(value, str | int | bool)},
+                     "principalId": str(payload["principalId"])}
 
     async def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         loop = asyncio.get_running_loop()
@@ -273,13 +347,19 @@ class Gateway:
         connected_at = time.time()
         source_ip = request.remote or "127.0.0.1"
         user_agent = request.headers.get("User-Agent", "")
+        authorizer: dict[str, Any] | None = None
+        if "$connect" in self.routes.authorizers:
+            status, authorizer = await self._authorize(request, connection_id, connected_at, source_ip, user_agent)
+            if status != 200:
+                refusal = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Internal server error")
+                return web.json_response({"message": refusal}, status=status)
         if "$connect" in self.routes.routes:
             headers = {key: request.headers[key] for key in request.headers}
             event = {
                 "headers": headers,
                 "multiValueHeaders": {key: request.headers.getall(key) for key in headers},
                 "requestContext": self._context(connection_id, "$connect", "CONNECT", connected_at, source_ip,
-                                                user_agent),
+                                                user_agent, authorizer),
                 "isBase64Encoded": False,
             }
             if request.query:
@@ -296,7 +376,7 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
         await ws.prepare(request)
         connection = _Connection(id=connection_id, ws=ws, source_ip=source_ip, user_agent=user_agent,
-                                 connected_at=connected_at, last_active_at=connected_at)
+                                 connected_at=connected_at, last_active_at=connected_at, authorizer=authorizer)
         self._connections[connection_id] = connection
         worker = asyncio.get_running_loop().create_task(self._serve_frames(connection))
         self._workers.add(worker)
@@ -321,7 +401,8 @@ class Gateway:
             event = {
                 "headers": {"Host": f"{self.host}:{self._port}", "User-Agent": user_agent},
                 "requestContext": {
-                    **self._context(connection_id, "$disconnect", "DISCONNECT", connected_at, source_ip, user_agent),
+                    **self._context(connection_id, "$disconnect", "DISCONNECT", connected_at, source_ip, user_agent,
+                                    authorizer),
                     "disconnectStatusCode": ws.close_code or 1006, "disconnectReason": "",
                 },
                 "isBase64Encoded": False,
@@ -353,7 +434,7 @@ class Gateway:
             event = {
                 "requestContext": {
                     **self._context(connection.id, route_key, "MESSAGE", connection.connected_at,
-                                    connection.source_ip, connection.user_agent),
+                                    connection.source_ip, connection.user_agent, connection.authorizer),
                     "messageId": _api_id(),
                 },
                 "body": body,
@@ -427,6 +508,50 @@ class Gateway:
             return self._gone(connection_id)
         await connection.ws.close(code=1000, message=b"Connection deleted")
         return web.Response(status=204)
+
+    # -- local token issuer ---------------------------------------------------------
+    async def _jwks(self, request: web.Request) -> web.Response:
+        if self.issuer is None:
+            return web.json_response({"message": "not started"}, status=503)
+        return web.json_response(self.issuer.jwks())
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """Sign an ID token for a customer id: local only (this gateway's own key; loopback callers only)."""
+        if self.issuer is None:
+            return web.json_response({"message": "not started"}, status=503)
+        if request.remote not in ("127.0.0.1", "::1"):
+            return web.json_response({"message": "Forbidden"}, status=403)
+        try:
+            body = await request.json()
+            customer = body["customer"]
+            expires_in = int(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return web.json_response({"message": 'expected {"customer": "C-1043", "expires_in": 3600}'}, status=400)
+        if not isinstance(customer, str) or not _CUSTOMER.match(customer):
+            return web.json_response({"message": "customer must be an id like C-1043"}, status=400)
+        if not 0 < expires_in <= MAX_EXPIRES_IN:
+            return web.json_response({"message": f"expires_in must be within 1..{MAX_EXPIRES_IN}"}, status=400)
+        token = self.issuer.sign(customer, expires_in)
+        return web.json_response({"token": token, "customer": customer, "expires_in": expires_in,
+                                  "issuer": self.issuer.issuer})
+
+    async def _forget(self, request: web.Request) -> web.Response:
+        """`mangaassist forget --url`: delete a customer's sessions from this stack's sessions table."""
+        if request.remote not in ("127.0.0.1", "::1"):
+            return web.json_response({"message": "Forbidden"}, status=403)
+        try:
+            customer = (await request.json())["customer"]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"message": 'expected {"customer": "C-1043"}'}, status=400)
+        if not isinstance(customer, str) or not _CUSTOMER.match(customer):
+            return web.json_response({"message": "customer must be an id like C-1043"}, status=400)
+        table = aws.table(settings().require("sessions_table"))
+        counts = await asyncio.get_running_loop().run_in_executor(self._pool, forget_principal, table, customer)
+        return web.json_response({"customer": customer, **counts})
+
+    async def _customers(self, request: web.Request) -> web.Response:
+        """The sample customers (those with seeded orders), for the chat page's sign-in selector."""
+        return web.json_response({"customers": sample_customers()})
 
     # -- page and health ------------------------------------------------------------
     async def _index(self, request: web.Request) -> web.Response:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from mangaassist.catalog.store import catalog, policies
+from mangaassist.catalog.store import Series, catalog, policies
 from mangaassist.text import find_titles
 from mangaassist_offline.sample_data import orders
 
 _TASK = re.compile(r"Task: (\w+)\.")
 _SOURCE = re.compile(r"^\[\d+\] (series|policy|product|order) (\S+):", re.MULTILINE)
+_ORDER_ACCESS = re.compile(r"^\[\d+\] order (\S+):.*\border_access=(\w+)", re.MULTILINE)
+_SERIES_FACTS = re.compile(r"^\[\d+\] series (\S+): .*\{(.*)\}\s*$", re.MULTILINE)
 HARD_FOR_HAIKU = {"discussion", "comparison", "translation"}
 
 
@@ -29,6 +31,8 @@ class Prompt:
     language: str
     sources: list[tuple[str, str]]  # (kind, id)
     user: str
+    order_access: dict[str, str] = field(default_factory=dict)  # order id -> understand.order_access marker
+    series_facts: dict[str, dict[str, str]] = field(default_factory=dict)  # series id -> its facts (role, why)
 
 
 def parse_prompt(system: str, user: str) -> Prompt:
@@ -38,7 +42,19 @@ def parse_prompt(system: str, user: str) -> Prompt:
         language="ja" if "Reply in Japanese" in system else "en",
         sources=[(m.group(1), m.group(2)) for m in _SOURCE.finditer(system)],
         user=user,
+        order_access={m.group(1): m.group(2) for m in _ORDER_ACCESS.finditer(system)},
+        series_facts={m.group(1): _facts(m.group(2)) for m in _SERIES_FACTS.finditer(system)},
     )
+
+
+def _facts(block: str) -> dict[str, str]:
+    """'role=pick; why=...' (answer.prompts.render_context) as a dict."""
+    pairs = (item.partition("=") for item in block.split("; "))
+    return {key.strip(): value.strip() for key, _, value in pairs if key.strip()}
+
+
+def _role(prompt: Prompt, series_id: str) -> str:
+    return prompt.series_facts.get(series_id, {}).get("role", "")
 
 
 def count_tokens(text: str) -> int:
@@ -82,6 +98,9 @@ def _product(prompt: Prompt, ja: bool) -> str:
             lines.append(f"{series.title_en} vol. {volume} is ¥{series.price_jpy}, and {status}.")
     if lines:
         return " ".join(lines)
+    missing = _missing(prompt, ja)
+    if missing:
+        return missing
     found = _series(prompt)[:2]
     if not found:
         return _not_found(ja)
@@ -95,6 +114,9 @@ def _order(prompt: Prompt, ja: bool) -> str:
     if not ids:
         return ("ご注文番号（MGA-で始まる番号）を教えていただければ、注文の状況をお調べします。" if ja
                 else "Please tell me your order number (it starts with MGA-) and I'll check your order.")
+    access = prompt.order_access.get(ids[0], "granted")
+    if access != "granted":
+        return _order_refused(ids[0], access, ja)
     order = orders()[ids[0]]
     eta = order.get("eta") or ("未定" if ja else "not yet scheduled")
     carrier = order.get("carrier") or ("未定" if ja else "not yet assigned")
@@ -104,6 +126,19 @@ def _order(prompt: Prompt, ja: bool) -> str:
     return f"Your order {order['order_id']} is {order['status']}. Carrier: {carrier}; expected delivery: {eta}."
 
 
+def _order_refused(order_id: str, access: str, ja: bool) -> str:
+    """What the owner-only rule lets us say: the id the customer typed, and why nothing more."""
+    if access == "sign_in_required":
+        return (f"ご注文 {order_id} の状況を確認するには、ログインしてください。" if ja
+                else f"Please sign in to see the status of order {order_id}.")
+    if access == "rate_limited":
+        return (f"ご注文の照会が続いたため、{order_id} の確認は数分後にもう一度お試しください。" if ja
+                else f"There have been many order lookups just now; please ask about order {order_id} again "
+                     "in a few minutes.")
+    return (f"お客様のアカウントには、ご注文 {order_id} は見つかりませんでした。ご注文番号をご確認ください。" if ja
+            else f"There is no order {order_id} in your account. Please check the order number.")
+
+
 def _faq(prompt: Prompt, ja: bool) -> str:
     found = [policies()[pid] for pid in _ids(prompt, "policy") if pid in policies()]
     if not found:
@@ -111,13 +146,64 @@ def _faq(prompt: Prompt, ja: bool) -> str:
     return found[0].body_ja if ja else found[0].body_en
 
 
+def _missing(prompt: Prompt, ja: bool) -> str:
+    """A volume past the last one, or a title the catalog does not carry: say so, and what to do."""
+    for sid, facts in prompt.series_facts.items():
+        series = catalog().get(sid)
+        if facts.get("role") == "volume_not_found" and series is not None:
+            asked, so_far = facts.get("requested_volume", "?"), series.status == "ongoing"
+            if ja:
+                return (f"ご指定の巻（{asked}）は見つかりませんでした。{_title(series, ja)}は"
+                        f"{'現在' if so_far else ''}全{series.volumes}巻です。"
+                        f"1〜{series.volumes}巻の中からお選びください。")
+            return (f"We couldn't find a {_ordinal(asked)} volume of {series.title_en}: the series has "
+                    f"{series.volumes} volumes{' so far' if so_far else ''}. "
+                    f"Please choose one from 1 to {series.volumes}.")
+        if facts.get("role") == "title_not_found":
+            title = facts.get("asked_title", "")
+            if ja:
+                return (f"「{title}」は当店のカタログに見つかりませんでした。タイトルの表記をご確認いただくか、"
+                        "作者名や似ている作品を教えていただければ、近い作品をお探しします。")
+            return (f"I couldn't find \"{title}\" in our catalog. Please check the spelling, or tell me the author "
+                    "or a series it is like and I'll suggest something similar.")
+    return ""
+
+
+def _ordinal(number: str) -> str:
+    """'120th', '121st': the missing volume named without "volume 120", which would read as a claim it exists."""
+    if not number.isdigit():
+        return number
+    n = int(number)
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _first_sentence(text: str) -> str:
+    end = min((i for i in (text.find("。"), text.find(". ")) if i >= 0), default=-1)
+    return text if end < 0 else text[: end + 1]
+
+
 def _recommend(prompt: Prompt, ja: bool) -> str:
-    picks = _series(prompt)[:3]
+    """The picks with why they fit; never a series the customer asked about or has read."""
+    ids = [sid for sid in dict.fromkeys(_ids(prompt, "series")) if sid in catalog()]
+    picks = [catalog()[sid] for sid in ids if _role(prompt, sid) == "pick"][:3]
     if not picks:
-        return _not_found(ja)
+        picks = [catalog()[sid] for sid in ids if not _role(prompt, sid)][:3]
+    if not picks:
+        return _missing(prompt, ja) or _not_found(ja)
+    liked = [catalog()[sid] for sid in ids if _role(prompt, sid) == "asked_about"][:2]
+
+    def line(s: Series) -> str:
+        why = prompt.series_facts.get(s.id, {}).get("why", "")
+        synopsis = _first_sentence(s.synopsis_ja if ja else s.synopsis_en)
+        return f"・{_title(s, ja)}: {why}{synopsis}" if ja else f"- {s.title_en}: {why} {synopsis}".replace("  ", " ")
+
     if ja:
-        return "おすすめはこちらです。\n" + "\n".join(f"・{_title(s, ja)}: {s.synopsis_ja}" for s in picks)
-    return "Here are some picks:\n" + "\n".join(f"- {s.title_en}: {s.synopsis_en}" for s in picks)
+        intro = (f"{'・'.join(_title(s, ja) for s in liked)}がお好きなら、こちらはいかがでしょう。" if liked
+                 else "おすすめはこちらです。")
+        return intro + "\n" + "\n".join(line(s) for s in picks)
+    intro = f"If you like {' and '.join(s.title_en for s in liked)}, try these:" if liked else "Here are some picks:"
+    return intro + "\n" + "\n".join(line(s) for s in picks)
 
 
 def _summary(prompt: Prompt, ja: bool) -> str:

@@ -8,13 +8,13 @@ so botocore raises its real exceptions and the adapters map them as in AWS.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from mangaassist.adapters import chat_template
 from mangaassist_local import local_embeddings, local_model
 from mangaassist_local.faults import FaultPlan
 from mangaassist_local.latency import Latency
@@ -129,8 +129,8 @@ class ModelEndpoint:
             return failed
         body = json.loads(request.get_data() or b"{}")
         transcript = body.get("inputs", "")
-        system = _block(transcript, "system")
-        users = re.findall(r"<user>\n(.*?)\n</user>", transcript, re.DOTALL)
+        system, turns = chat_template.parse(chat_template.detect(transcript), transcript)
+        users = [turn["text"] for turn in turns if turn["role"] == "user"]
         text = local_model.answer("sagemaker", local_model.parse_prompt(system, users[-1] if users else ""))
         params = body.get("parameters", {})
         text, stop = _truncate(text, params.get("max_new_tokens", 4096))
@@ -144,11 +144,6 @@ class ModelEndpoint:
 def _validation_error(message: str) -> Response:
     return Response(json.dumps({"message": message}), status=400, mimetype="application/json",
                     headers={"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/coral/"})
-
-
-def _block(transcript: str, tag: str) -> str:
-    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", transcript, re.DOTALL)
-    return match.group(1) if match else ""
 
 
 def _truncate(text: str, max_tokens: int) -> tuple[str, str]:

@@ -1,8 +1,10 @@
-"""Run the functions of a `sam build` output the way Lambda does: each in execution environments of its own.
+"""Run the functions the way Lambda does: each in execution environments of its own, so a stack uses every core.
 
-An environment is a worker process (lambda_worker.py) that imported one handler from the built function
-directory, the built layer and the runtime's boto3 — nothing from the dev venv — and serves one invocation
-at a time. Environments are reused warm and started cold on demand; each function's Timeout is enforced
+An environment is a worker process (lambda_worker.py) that imported one handler and serves one invocation
+at a time. From a `sam build` output (BuildLayout) it sees the built function directory, the built layer
+and the runtime's boto3 — nothing from the dev venv; from the source tree (SourceLayout) it sees the
+function's CodeUri, the layer's source (shared/) and the dev venv's packages, which are the layer's and the
+runtime's locked versions. Environments are reused warm and started cold on demand; each function's Timeout is enforced
 (the invocation fails as Lambda reports it and the environment is replaced), and so is its reserved
 concurrency (TooManyRequestsException).
 """
@@ -13,12 +15,14 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from mangaassist_local.lambda_runtime import ConcurrencyGate, Invocation
 from mangaassist_local.template import FunctionSpec, Template
@@ -44,8 +48,31 @@ class BuildLayout:
         return [str(self.function_dir(logical_id)), str(self.layer_dir / "python"), str(self.runtime_dir)]
 
 
+@dataclass(frozen=True)
+class SourceLayout:
+    """The source tree laid out as Lambda would see it deployed: the function's CodeUri (/var/task), the layer's
+    source (/opt/python) and the dev venv's site-packages (the layer's dependencies and the runtime's boto3)."""
+
+    template: Template
+    layer_dir: Path
+
+    def function_dir(self, logical_id: str) -> Path:
+        return self.template.functions[logical_id].code_uri
+
+    def sys_path(self, logical_id: str) -> list[str]:
+        packages = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+        return [str(self.function_dir(logical_id)), str(self.layer_dir), *packages]
+
+
+class Layout(Protocol):
+    def function_dir(self, logical_id: str) -> Path: ...
+
+    def sys_path(self, logical_id: str) -> list[str]: ...
+
+
 class _Environment:
     def __init__(self, spec: FunctionSpec, path: list[str], env: dict[str, str]) -> None:
+        self.initialization_type = env["AWS_LAMBDA_INITIALIZATION_TYPE"]
         started = time.perf_counter()
         self.process = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
             [sys.executable, "-I", "-S", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -105,7 +132,7 @@ class _Pool:
 class ProcessRuntime:
     """Same contract as LambdaRuntime (invoke / invoke_json), with each function in worker processes."""
 
-    def __init__(self, template: Template, layout: BuildLayout, env: dict[str, str]) -> None:
+    def __init__(self, template: Template, layout: Layout, env: dict[str, str]) -> None:
         self.template = template
         self.layout = layout
         self.base_env = env  # the stack's variables (endpoints, credentials, local overrides)
@@ -122,6 +149,10 @@ class ProcessRuntime:
         # Set by the gateway after the stack starts (the @connections endpoint): read at each cold start.
         if management := os.environ.get("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"):
             env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = management
+        # Also set by the gateway: its local token issuer stands in for the Cognito user pool.
+        for key in ("AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_AUDIENCE"):
+            if key in env and (value := os.environ.get(key)):
+                env[key] = value
         env.update({"AWS_LAMBDA_FUNCTION_NAME": self.template.physical_name(spec.logical_id),
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
                     "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
@@ -129,7 +160,7 @@ class ProcessRuntime:
                     "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
         return env
 
-    def _acquire(self, spec: FunctionSpec) -> _Environment:
+    def _acquire(self, spec: FunctionSpec, initialization: str = "on-demand") -> _Environment:
         with self._lock:
             pool = self._pools.setdefault(spec.logical_id, _Pool())
             pool.busy += 1
@@ -138,13 +169,16 @@ class ProcessRuntime:
                 if candidate.process.poll() is None:
                     return candidate
         try:
-            environment = _Environment(spec, self.layout.sys_path(spec.logical_id), self._environment_variables(spec))
+            # Lambda's own variable: a handler reports no cold start in an environment initialised ahead of time.
+            env = {**self._environment_variables(spec), "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
+            environment = _Environment(spec, self.layout.sys_path(spec.logical_id), env)
         except BaseException:
             with self._lock:
                 pool.busy -= 1
             raise
-        with self._lock:
-            self.cold_starts.setdefault(spec.logical_id, []).append(environment.init_ms)
+        if initialization == "on-demand":
+            with self._lock:
+                self.cold_starts.setdefault(spec.logical_id, []).append(environment.init_ms)
         return environment
 
     def _release(self, spec: FunctionSpec, environment: _Environment, reuse: bool) -> None:
@@ -188,6 +222,17 @@ class ProcessRuntime:
         event = json.loads(body) if body else {}
         result = self.invoke(name_or_arn, event)
         return json.dumps(result.payload, ensure_ascii=False).encode(), result.error
+
+    def warm(self, workers: int = 2) -> None:
+        """Start one environment per function now (as `sam local start-api --warm-containers EAGER` does, or
+        provisioned concurrency of 1), so the first turn is not eleven cold starts in a row. Environments for
+        more concurrency still start cold, and are counted as cold starts."""
+        def start(spec: FunctionSpec) -> None:
+            environment = self._acquire(spec, initialization="provisioned-concurrency")
+            self._release(spec, environment, reuse=True)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="warm") as pool:
+            list(pool.map(start, self.template.functions.values()))
 
     def stop(self) -> None:
         with self._lock:

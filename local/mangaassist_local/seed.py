@@ -77,6 +77,14 @@ def order_items() -> list[dict[str, Any]]:
             for order in orders().values()]
 
 
+def sample_customers() -> list[dict[str, Any]]:
+    """The customers the sample orders belong to, with their order ids (the chat page signs in as one)."""
+    owned: dict[str, list[str]] = {}
+    for order in orders().values():
+        owned.setdefault(str(order["customer_ref"]), []).append(str(order["order_id"]))
+    return [{"customer": customer, "orders": sorted(ids)} for customer, ids in sorted(owned.items())]
+
+
 def clients(region: str | None, endpoint_url: str | None) -> tuple[Any, Any, Any]:
     """CloudFormation client, DynamoDB resource and SQS client from the standard AWS configuration."""
     import boto3

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
 from mangaassist_local.opensearch import LocalOpenSearch
-from mangaassist_local.process_runtime import BuildLayout, ProcessRuntime
+from mangaassist_local.process_runtime import BuildLayout, Layout, ProcessRuntime, SourceLayout
+from mangaassist_local.redis_local import semantic_env
 from mangaassist_local.seed import order_items, product_items
 from mangaassist_local.template import Template
 from mangaassist_offline.documents import store_documents
@@ -38,8 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
 OPENSEARCH_INDEX = Settings.model_fields["vector_index"].default
 # The local embeddings model is multilingual-e5-small: 384 dimensions, with e5's prefixes.
+# The runtime configuration is read on every turn locally, so `mangaassist optimize --apply` changes the next turn.
 LOCAL_PARAMETERS = {"EmbeddingDimensions": "384", "EmbeddingQueryPrefix": "query: ",
-                    "EmbeddingPassagePrefix": "passage: "}
+                    "EmbeddingPassagePrefix": "passage: ", "RuntimeConfigMaxAgeSeconds": "0"}
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 _QUEUE_ATTRS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                 "MaximumMessageSize")
@@ -168,20 +171,23 @@ def start_local_aws(
     overrides: dict[str, str] | None = None,
     redis_url: str = "",
     build: BuildLayout | None = None,
+    processes: bool = False,
 ) -> LocalAws:
     """Start the AWS side on `port` (0 = a free one), create the resources and set the environment.
 
     Without `build` the handlers run in this process from the source tree, and the environment is
     process-wide (os.environ). With `build` (a `sam build` output, see mangaassist_local.build) each function
     runs in worker processes that see only its built code, the built layer and the runtime's boto3, with its
-    own environment from the template plus the stack's endpoints.
+    own environment from the template plus the stack's endpoints. `processes` runs the source tree that way too
+    (each function in worker processes: every core used, timeouts enforced).
     """
     # The interpreter logs every caught task failure at ERROR; the reply frame already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     overrides = {**LOCAL_PARAMETERS, **(overrides or {})}
     template = Template(template_path, REGION, overrides=overrides)
-    runtime: LambdaRuntime | ProcessRuntime = (LambdaRuntime(template) if build is None
-                                               else ProcessRuntime(template, build, {}))
+    layout: Layout | None = build or (SourceLayout(template, REPO / "shared") if processes else None)
+    runtime: LambdaRuntime | ProcessRuntime = (LambdaRuntime(template) if layout is None
+                                               else ProcessRuntime(template, layout, {}))
     models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
     opensearch = LocalOpenSearch()
     server = LocalAwsServer(LocalAwsApp(runtime, models, REGION, opensearch), port=port)
@@ -191,7 +197,8 @@ def start_local_aws(
     env = _aws_env(server.endpoint, server.port)
     os.environ.update(env)
     local_env = dict(env)  # what every function gets on top of its own template environment
-    env.update(template.environment(server.endpoint))
+    template_env = template.environment(server.endpoint)
+    env.update(template_env)
     env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
     env["CLASSIFIER_MODEL_PATH"] = str(ensure_task_model(env["EMBEDDING_MODEL_ID"], env["EMBEDDING_QUERY_PREFIX"]))
     # No OpenSearch k-NN server can run here: the embedded index, built from the bundled catalog, answers
@@ -203,11 +210,14 @@ def start_local_aws(
                       OpenSearchVectorStore(None, index_name, dimensions).mapping())
     # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
     env["REDIS_URL"] = redis_url
+    env.setdefault("PROMPT_CANARY", f"mga-canary-{secrets.token_hex(8)}")  # one per local stack (reply.leaks)
+    env.update(semantic_env(redis_url))  # the semantic cache, when that Redis has vector search
     os.environ.update(env)
     settings.cache_clear()  # in-process handlers read the environment just set
     if isinstance(runtime, ProcessRuntime):
-        local_env.update({key: value for key, value in (overrides or {}).items() if key.isupper()})
-        local_env.update({key: env[key] for key in ("CLASSIFIER_MODEL_PATH", "OPENSEARCH_ENDPOINT", "REDIS_URL")})
+        # Whatever the stack set or changed beyond the template's values (local endpoints, overrides, the
+        # classifier, Redis, the local issuer...) reaches the worker processes too.
+        local_env.update({key: value for key, value in env.items() if template_env.get(key) != value})
         runtime.base_env = local_env
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.endpoint)
     _create_tables(template, dynamodb)

@@ -6,6 +6,7 @@ state machine's Retry and Catch match on.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ def cold_start_ms() -> float:
     if not _first_invocation[0]:
         return 0.0
     _first_invocation[0] = False
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+        return 0.0  # initialised ahead of time: no invocation waited for it
     return round((time.perf_counter() - mangaassist.IMPORTED_AT) * 1000, 1)
 
 

@@ -25,6 +25,8 @@ def record_turn(meta: dict[str, Any]) -> None:
     for tier in meta["tiers"]:
         if tier["latency_ms"]:
             metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=tier["latency_ms"])
+    if meta.get("cache_distance") is not None:  # the semantic cache's nearest match: to tune its threshold
+        metrics.add_metric(name="SemanticCacheDistance", unit=MetricUnit.NoUnit, value=meta["cache_distance"])
     # Routing decisions by target and reason: a metric name per pair keeps one EMF blob per turn.
     if route:
         metrics.add_metric(name="RoutingDecisions", unit=MetricUnit.Count, value=1)  # the dashboard's total
@@ -57,6 +59,16 @@ def record_cache_hit(kind: str) -> None:
     _count("CacheHits", kind)
 
 
+def record_limited(code: str) -> None:
+    """sendMessage refused a frame: RATE_LIMITED or QUOTA_EXCEEDED."""
+    _count("Limited", code)
+
+
+def record_budget_exhausted() -> None:
+    """A turn was not started: today's spend reached the daily budget (the customer got the budget reply)."""
+    _count("BudgetExhausted", "send_message")
+
+
 def record_budget_unreadable() -> None:
     """Route could not read today's spend and routed to Haiku without escalation."""
     _count("BudgetUnreadable", "route")
@@ -65,3 +77,25 @@ def record_budget_unreadable() -> None:
 def record_retrieval_degraded(reason: str) -> None:
     """Retrieve fell back to keyword search: the vector index was empty, missing or unreachable."""
     _count("RetrievalDegraded", reason)
+
+
+# What sendMessage loses or degrades: the alarms of template.yaml watch these (namespace MangaAssist,
+# dimension service=mangaassist).
+def record_reply(kind: str) -> None:
+    """One reply frame sent for an accepted frame: `answer`, or `fallback` (the polite apology)."""
+    _count("ChatReplies", kind)
+
+
+def record_turn_timeout() -> None:
+    """sendMessage stopped waiting for the execution at the turn's deadline and replied with the fallback."""
+    _count("TurnTimeouts", "send_message")
+
+
+def record_reply_post_failure(kind: str) -> None:
+    """post_to_connection did not deliver: `gone` (the customer left) or `error` (forbidden, throttled, network)."""
+    _count("ReplyPostFailures", kind)
+
+
+def record_session_enqueue_failure() -> None:
+    """The turn's session write could not be enqueued: that turn is missing from the customer's history."""
+    _count("SessionEnqueueFailures", "send_message")

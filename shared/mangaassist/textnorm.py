@@ -25,6 +25,18 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace("\u2019", "'").casefold().strip()
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """A UTF-16 surrogate on its own (JSON's "\\ud800"): not a character, and UTF-8 cannot encode it."""
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def clean_text(text: str) -> str:
+    """NFKC, without control characters (newline and tab kept) and without format characters (zero-width
+    spaces and joiners, bidi overrides, BOM, soft hyphen: category Cf), which hide text from people and checks."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
 def tokens(text: str) -> list[str]:
     folded = normalize(text)
     words = [w for w in _WORD.findall(folded) if w not in _STOP]

@@ -65,6 +65,12 @@ class TurnRequest(Model):
     connection_id: str | None = None
     received_at_ms: int
     history: list[HistoryItem] = Field(default_factory=list)
+    # Who is talking: the customer id, or "guest:<connectionId>"; None (an older caller) is a guest.
+    principal: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.principal) and not str(self.principal).startswith("guest:")
 
 
 class TurnConfig(Model):
@@ -134,12 +140,27 @@ class Understanding(Model):
     retrieval: Retrieval
 
 
+class CacheLookup(Model):
+    """Route's semantic-cache lookup: on a hit the machine goes straight to Finalize with the cached answer."""
+
+    hit: bool = False
+    distance: float | None = None  # the nearest entry under the same guard (None: no entry, or no lookup)
+    text: str = ""
+    meta: dict[str, Any] = Field(default_factory=dict)  # the cached frame's meta
+
+
 class RouteDecision(Model):
     target: Target
     reason: str
     fallback: Target
     escalate_to: Target | None = None
     confidence_threshold: float
+    # The runtime configuration this turn uses (mangaassist.tuning): its version, the task's max tokens (None: the
+    # prompts' default) and the answer cache TTL (None: the cache's default).
+    config_version: int = 0
+    max_tokens: int | None = Field(default=None, gt=0)
+    cache_ttl_seconds: int | None = Field(default=None, gt=0)
+    cache: CacheLookup = Field(default_factory=CacheLookup)  # the CacheHit Choice reads $.route.cache.hit
     elapsed_ms: float = 0.0
     cold_start_ms: float = 0.0  # this step's environment started cold: its init time
 

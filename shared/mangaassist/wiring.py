@@ -11,15 +11,31 @@ from mangaassist.adapters.models import BedrockConverseClient, ModelClient, Sage
 from mangaassist.adapters.opensearch import OpenSearchVectorStore, VectorStore
 from mangaassist.answer.health import health_board
 from mangaassist.lambda_task import logger
-from mangaassist.settings import settings
+from mangaassist.settings import redis_host, settings
 from mangaassist.telemetry import record_switch
 from mangaassist.turn import Target
+from mangaassist.understand.order_access import OrderLookupLimit
 
 
 @cache
 def lookups() -> DynamoLookups:
     s = settings()
     return DynamoLookups(aws.table(s.require("products_table")), aws.table(s.require("orders_table")))
+
+
+@cache
+def order_limit() -> OrderLookupLimit:
+    """Order lookups per principal: counted in Redis when this function reaches it, else in the budget table."""
+    from mangaassist.adapters.redis_client import connect_redis
+    from mangaassist.chat.limits import Counter, DynamoCounter, RedisCounter
+
+    s = settings()
+    counter: Counter | None = None
+    if redis_host(s.redis_url):
+        counter = RedisCounter(connect_redis(s.redis_url))
+    elif s.budget_table:
+        counter = DynamoCounter(aws.table(s.budget_table))
+    return OrderLookupLimit(counter)
 
 
 @cache
@@ -58,7 +74,7 @@ def _bedrock() -> BedrockConverseClient:
 
 @cache
 def _sagemaker() -> SageMakerTGIClient:
-    return SageMakerTGIClient(aws.client("sagemaker-runtime", aws.MODEL))
+    return SageMakerTGIClient(aws.client("sagemaker-runtime", aws.MODEL), settings().sagemaker_chat_template)
 
 
 def model_client(target: Target) -> ModelClient:

@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -66,7 +67,8 @@ def stored(local_aws: LocalAws, gateway: Gateway) -> StoredTurns:
             reply = json.loads(socket.recv(timeout=60))
             assert reply["type"] == "answer", reply
             frames.append(reply)
-    queued = take_session_writes(local_aws, lambda body: body.get("sessionId") in set(sessions), len(asks))
+    turn_ids = {frame["turnId"] for frame in frames}  # session keys are hashes of (principal, sessionId)
+    queued = take_session_writes(local_aws, lambda body: body.get("turnId") in turn_ids, len(asks))
     assert len(queued) == len(asks), "sendMessage queued one session write per turn"
     queued.sort(key=lambda record: record["turnId"])
     fresh = date(2060, 1, 1) + timedelta(days=random.randrange(14_000))
@@ -74,12 +76,13 @@ def stored(local_aws: LocalAws, gateway: Gateway) -> StoredTurns:
     records = []
     for n, (record, frame, (session, message, _)) in enumerate(zip(queued, frames, asks, strict=True)):
         # The record sendMessage queued is turn_record of the frame the customer got, on today's JST day...
-        assert (record["sessionId"], record["userText"], record["turnId"]) == (session, message, frame["turnId"])
+        # (the text as the parser normalised it: NFKC)
+        assert (record["userText"], record["turnId"]) == (unicodedata.normalize("NFKC", message), frame["turnId"])
         assert record["costUsd"] == frame["meta"]["cost_usd"] and json.loads(record["meta"]) == frame["meta"]
         created = datetime.fromtimestamp(record["createdAt"] / 1000, JST)
         assert record["day"] == created.strftime("%Y-%m-%d")
         # ... and the same record on the fresh day.
-        moved = turn_record(session, new_turn_id(noon + n * 1000), message, frame)
+        moved = turn_record(session, new_turn_id(noon + n * 1000), message, frame, record["principal"])
         assert moved.keys() == record.keys() and moved["day"] == fresh.isoformat()
         records.append(moved)
     event, _ = sqs_event([json.dumps(record, ensure_ascii=False) for record in records])

@@ -87,22 +87,36 @@ def test_every_model_down_gives_the_canned_answer_in_the_users_language(local_aw
     assert frame["meta"]["validation"]["decision"] == "fallback"
 
 
-def test_unsafe_answer_is_retried_on_the_other_tier(local_aws, faults):
+def test_unsafe_answer_falls_back_without_a_retry(local_aws, faults):
+    # Stricter since #10: personal data in an answer is never retried on the other tier; the fallback replies.
     faults.set(parse_faults("haiku=pii"))  # Haiku's answer leaks an e-mail address and a phone number
     frame = run_turn(local_aws, turn_input("What's your return policy?"))
     meta = frame["meta"]
-    assert tier_path(frame) == [("haiku", "ok"), ("sonnet", "ok")]  # Validate's retry, not an escalation
-    assert meta["escalated"] is False and meta["validation"]["decision"] == "accept"
+    assert frame["text"] == CANNED["en"]
+    assert [t for t, _ in tier_path(frame)] == ["haiku", "canned"]
+    assert meta["validation"]["decision"] == "fallback"
+    assert {"pii:email", "pii:phone"} <= set(meta["validation"]["failures"])
     assert "@" not in frame["text"] and "090-" not in frame["text"]
 
 
-def test_unsafe_answers_on_both_tiers_end_in_the_canned_answer(local_aws, faults):
-    faults.set(parse_faults("haiku=pii,sonnet=pii"))
-    frame = run_turn(local_aws, turn_input("返品はできますか？"))
+def test_an_ungrounded_answer_is_retried_on_the_other_tier(local_aws, faults):
+    from mangaassist_local import local_model
+
+    original = local_model.answer
+
+    def wrong_price_on_haiku(profile: str, prompt: local_model.Prompt) -> str:
+        text = original(profile, prompt)
+        return text.replace("¥528", "¥550") if profile == "haiku" else text
+
+    local_model.answer = wrong_price_on_haiku  # the in-process model endpoint calls it
+    try:
+        frame = run_turn(local_aws, turn_input("How much is One Piece volume 105?"))
+    finally:
+        local_model.answer = original
     meta = frame["meta"]
-    assert frame["text"] == CANNED["ja"]
-    assert {"pii:email", "pii:phone"} <= set(meta["validation"]["failures"])
-    assert [t for t, _ in tier_path(frame)] == ["haiku", "sonnet", "canned"]
+    assert tier_path(frame)[:2] == [("haiku", "ok"), ("sonnet", "ok")]  # Validate's retry, not an escalation
+    assert meta["validation"]["decision"] == "accept", meta["validation"]
+    assert "¥528" in frame["text"] and "¥550" not in frame["text"]
 
 
 def test_a_failing_task_is_caught_and_still_answers(local_aws):
@@ -113,7 +127,10 @@ def test_a_failing_task_is_caught_and_still_answers(local_aws):
     saved = dynamodb.scan(TableName=table)["Items"]
     dynamodb.delete_table(TableName=table)
     try:
-        frame = run_turn(local_aws, turn_input("Where is my order MGA-2025-00417?"))
+        # Signed in as the order's owner: only then is the orders table read (a guest's order is not looked up).
+        payload = turn_input("Where is my order MGA-2025-00417?")
+        payload["request"]["principal"] = "C-1043"
+        frame = run_turn(local_aws, payload)
     finally:
         dynamodb.create_table(TableName=table, KeySchema=description["KeySchema"],
                               AttributeDefinitions=description["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
@@ -154,7 +171,8 @@ def run_on(local_aws, machine_arn: str, message: str) -> dict:
 def test_manga_specific_question_goes_to_the_sagemaker_model(local_aws, sagemaker_machine):
     frame = run_on(local_aws, sagemaker_machine, "Can you summarize Monster?")
     meta = frame["meta"]
-    assert meta["route"] == {"target": "sagemaker", "reason": "manga_specific", "fallback": "haiku"}
+    assert meta["route"] == {"target": "sagemaker", "reason": "manga_specific", "fallback": "haiku",
+                             "config_version": 0, "confidence_threshold": 0.8, "max_tokens": 400}
     assert tier_path(frame) == [("sagemaker", "ok")]
     assert meta["tiers"][0]["model_id"] == "mangaassist-MangaModelEndpoint"
     assert meta["cost_usd"] == "0"  # billed per instance hour, not per call

@@ -31,5 +31,5 @@ def test_both_models_hung_still_reply_the_fallback_in_time_and_record_it(local_a
     # stopped waiting at the turn's deadline; never the 40 s hangs.
     both_timed_out = ("haiku", "timeout") in outcomes and ("sonnet", "timeout") in outcomes
     assert both_timed_out or frame["meta"]["validation"]["failures"] == ["timeout"], frame["meta"]
-    found = take_session_writes(local_aws, lambda body: body["sessionId"] == session, timeout=20)
+    found = take_session_writes(local_aws, lambda body: body["turnId"] == frame["turnId"], timeout=20)
     assert found and found[0]["turnId"] == frame["turnId"]

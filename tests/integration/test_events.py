@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from conftest import clear_health, run_turn, take_session_writes
+from mangaassist.chat.sessions import session_key
 from mangaassist_local.stack import REGION, REPO, LocalAws
 from mangaassist_local.template import Template
 
@@ -33,6 +34,7 @@ EVENT_FOR = {
     "EscalateFunction": "state_escalate.json",
     "ValidateFunction": "state_validate.json",
     "FinalizeFunction": "state_finalize.json",
+    "AuthorizerFunction": "authorizer.json",
     "ConnectFunction": "ws_connect.json",
     "DisconnectFunction": "ws_disconnect.json",
     "SendMessageFunction": "ws_send_message.json",
@@ -196,6 +198,12 @@ def check_finalize(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) 
     assert meta["cost_usd"] == event["answer"]["tiers"][0]["cost_usd"] and "one-piece#3" in meta["sources"]
 
 
+def check_authorizer(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -> None:
+    # No ?token=: a guest, admitted, named by its connection for every later route.
+    assert out["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert out["context"] == {"principal": f"guest:{event['requestContext']['connectionId']}", "kind": "guest"}
+
+
 def check_connect(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -> None:
     assert out == {"statusCode": 200}
 
@@ -203,8 +211,9 @@ def check_connect(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -
 def check_send_message(out: dict[str, Any], event: dict[str, Any], stack: LocalAws) -> None:
     assert out == {"statusCode": 200}
     frame = json.loads(event["body"])
-    taken = take_session_writes(stack, lambda body: (body.get("sessionId"), body.get("userText"))
-                                == (frame["sessionId"], frame["message"]), timeout=10)
+    # Stored under the principal's own key (a guest here: no authorizer context in the sample event).
+    key = session_key(f"guest:{event['requestContext']['connectionId']}", frame["sessionId"])
+    taken = take_session_writes(stack, lambda body: body.get("sessionId") == key, timeout=10)
     record = taken[0] if taken else None
     assert record is not None, "sendMessage ran the turn and queued its session write"
     assert record["task"] == "product_search" and "528" in record["answerText"]
@@ -248,6 +257,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any], LocalAws], None]] = 
     "EscalateFunction": check_escalate,
     "ValidateFunction": check_validate,
     "FinalizeFunction": check_finalize,
+    "AuthorizerFunction": check_authorizer,
     "ConnectFunction": check_connect,
     "DisconnectFunction": check_connect,
     "SendMessageFunction": check_send_message,

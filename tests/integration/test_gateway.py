@@ -110,6 +110,7 @@ def test_routes_come_from_the_template(gateway: Gateway) -> None:
     assert gateway.routes.routes == {"$connect": "ConnectFunction", "$disconnect": "DisconnectFunction",
                                      "sendMessage": "SendMessageFunction", "$default": "SendMessageFunction"}
     assert gateway.routes.selection_path == ("action",)
+    assert gateway.routes.authorizers == {"$connect": "AuthorizerFunction"}  # ConnectRoute: CUSTOM
 
 
 def test_english_and_japanese_messages_are_answered(gateway: Gateway) -> None:
@@ -267,6 +268,7 @@ class ScriptedRuntime:
 
     def __init__(self, gateway_ref: list[Gateway], on_message: Any, connect_status: int = 200) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.authorizer_events: list[dict[str, Any]] = []  # the $connect authorizer's (it admits everyone)
         self._gateway_ref = gateway_ref
         self._on_message = on_message
         self._connect_status = connect_status
@@ -276,6 +278,12 @@ class ScriptedRuntime:
         return self._gateway_ref[0].post(event["requestContext"]["connectionId"], json.dumps(frame).encode())
 
     def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
+        if name == "AuthorizerFunction":
+            self.authorizer_events.append(event)
+            return Invocation(payload={
+                "principalId": "C-TEST", "context": {"principal": "C-TEST", "kind": "customer"},
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [event["methodArn"]]}]}})
         with self._lock:
             self.events.append((name, event))
         if name == "ConnectFunction":
@@ -349,6 +357,15 @@ def test_events_have_api_gateways_shape(template: Template) -> None:
     assert disconnect["requestContext"]["eventType"] == "DISCONNECT"
     assert disconnect["requestContext"]["routeKey"] == "$disconnect"
     assert disconnect["requestContext"]["connectionId"] == ctx["connectionId"]
+
+    # The REQUEST authorizer ran first, with the query string; its context reaches every route of the connection.
+    (authorizer,) = runtime.authorizer_events
+    assert authorizer["type"] == "REQUEST" and authorizer["methodArn"].endswith("/local/$connect")
+    assert authorizer["queryStringParameters"] == {"token": "abc"}
+    assert authorizer["requestContext"]["connectionId"] == ctx["connectionId"]
+    for event in (connect, text, binary, disconnect):
+        assert event["requestContext"]["authorizer"] == {"principal": "C-TEST", "kind": "customer",
+                                                         "principalId": "C-TEST"}
 
 
 def test_handler_error_sends_internal_error_and_keeps_the_socket(template: Template) -> None:

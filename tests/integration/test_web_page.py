@@ -112,3 +112,18 @@ def test_page_reconnects_when_the_socket_closes(page: Any, gateway: Gateway) -> 
     sync_api.expect(page.locator("#status")).to_have_text("connected", timeout=TIMEOUT_MS)
     _ask(page, "Hello, are you there?")
     sync_api.expect(page.locator(".answer")).to_have_count(1, timeout=TIMEOUT_MS)
+
+
+def test_signing_in_as_a_sample_customer_shows_their_order(page: Any) -> None:
+    expect = sync_api.expect
+    expect(page.locator("#customer option[value='C-1043']")).to_have_count(1, timeout=TIMEOUT_MS)
+    _ask(page, "Where is my order MGA-2025-00102?")  # a guest: asked to sign in, nothing revealed
+    expect(page.locator(".answer")).to_have_count(1, timeout=TIMEOUT_MS)
+    guest = page.locator(".answer .text").nth(0).inner_text()
+    assert "sign in" in guest and "Yamato" not in guest, guest
+    page.select_option("#customer", "C-1043")
+    _ask(page, "What is the status of order MGA-2025-00102?")  # sent on the signed-in connection
+    expect(page.locator(".answer")).to_have_count(2, timeout=TIMEOUT_MS)
+    owner = page.locator(".answer .text").nth(1).inner_text()
+    assert "Yamato Transport" in owner, owner
+    assert page.evaluate("sessionStorage.getItem('mangaassist.customer')") == "C-1043"

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mangaassist.chat.conversation import ChatPorts, fallback_frame, handle_frame, sync_output
+from mangaassist.chat.sessions import session_key
 from mangaassist.reply.cache import InProcessCache, cache_key
 from mangaassist.reply.fallback import CANNED, canned_text
 from mangaassist.turn import HistoryItem
@@ -106,11 +107,12 @@ def test_good_frame_runs_the_turn_with_history_and_locale() -> None:
     fake = FakePorts(answer=ANSWER, history_items=history)
     sent = handle_frame(body(), False, "conn-1", fake.ports())
 
-    assert fake.history_asked == ["s-1"]
+    key = session_key("guest:conn-1", "s-1")  # no authorizer context: a guest's own session
+    assert fake.history_asked == [key]
     (turn_input,) = fake.turn_inputs
     request = turn_input["request"]
-    assert request["session_id"] == "s-1"
-    assert request["message"] == "ワンピースの105巻はありますか？"
+    assert request["session_id"] == key and request["principal"] == "guest:conn-1"
+    assert request["message"] == "ワンピースの105巻はありますか?"  # NFKC: the full-width ？ is normalised
     assert request["locale"] == "ja"
     assert request["connection_id"] == "conn-1"
     assert request["history"] == [{"role": h.role, "text": h.text} for h in history]
@@ -127,9 +129,10 @@ def test_good_frame_enqueues_one_record_of_the_turn() -> None:
     fake = FakePorts(answer=ANSWER)
     sent = handle_frame(body(), False, "conn-1", fake.ports())
     (record,) = fake.records
-    assert record["sessionId"] == "s-1"
+    assert record["sessionId"] == session_key("guest:conn-1", "s-1")  # no authorizer context: a guest
+    assert record["principal"] == "guest:conn-1"
     assert record["turnId"] == fake.turn_inputs[0]["request"]["turn_id"] == sent["turnId"]
-    assert record["userText"] == "ワンピースの105巻はありますか？"
+    assert record["userText"] == "ワンピースの105巻はありますか?"  # as normalised by the parser
     assert record["answerText"] == ANSWER["text"]
     assert record["task"] == "product_search"
     assert record["costUsd"] == "0.0005625"

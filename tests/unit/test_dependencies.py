@@ -91,3 +91,8 @@ def test_offline_code_is_not_in_the_layer() -> None:
     for module in ("mangaassist_offline", "mangaassist_local"):
         assert module not in imports, f"{module} must not be imported by Lambda code: {sorted(imports[module])}"
     assert not list((REPO / "shared").rglob("eval")), "evaluation sets belong to offline/, not the layer"
+    # The regression suite's golden set is the one data set allowed in the layer: no model learns or is tuned
+    # from it (it is the specification of answers the store promises, like policies.json), and the
+    # regression-run job reads it in Lambda. Labelled training/eval data stays in offline/.
+    data_sets = {p.relative_to(REPO).as_posix() for p in (REPO / "shared").rglob("*.jsonl")}
+    assert data_sets <= {"shared/mangaassist/quality/golden.jsonl"}, f"data sets in the layer: {sorted(data_sets)}"

@@ -44,7 +44,8 @@ def test_accepted_answer_is_replied_with_its_meta() -> None:
     assert meta["turnId"] == state.request.turn_id
     assert meta["task"] == "product_search"
     assert meta["language"] == "en"
-    assert meta["route"] == {"target": "haiku", "reason": "default_haiku_first", "fallback": "sonnet"}
+    assert meta["route"] == {"target": "haiku", "reason": "default_haiku_first", "fallback": "sonnet",
+                             "config_version": 0, "confidence_threshold": 0.8, "max_tokens": None}
     assert tiers_of(frame) == [("haiku", "ok")]
     assert meta["escalated"] is False
     assert meta["confidence"] == 0.93

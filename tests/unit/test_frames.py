@@ -175,3 +175,80 @@ def test_an_incomplete_answer_frame_is_refused() -> None:
         AnswerFrame.model_validate({"type": "answer", "turnId": "t", "text": "hi",
                                     "meta": {"turnId": "t", "task": "faq", "cost_usd": "1e-7",
                                              "language": "en", "validation": {"decision": "accept"}}})
+
+
+# --- malformed input never crashes the parser (#10) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["[" * 3000, "{" * 3000, '{"a":' * 2000 + "1" + "}" * 2000,
+                                  '{"action": "sendMessage", "x": ' + "[" * 40 + "]" * 40 + "}"])
+def test_deep_nesting_is_refused_before_json_recurses(body: str) -> None:
+    assert code_of(body) == "FRAME_TOO_DEEP"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    assert parse_client_frame(frame(message="[" * 500 + "{" * 500)).message == "[" * 500 + "{" * 500
+
+
+def test_recursion_error_from_the_decoder_is_an_invalid_json_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mangaassist.protocol as protocol
+
+    def recurse(_: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(protocol.json, "loads", recurse)
+    assert code_of(frame()) == "INVALID_JSON"
+
+
+@pytest.mark.parametrize("escaped", ["\\ud800", "\\udfff", "abc\\udc00def", "\\ud83d"])
+def test_lone_surrogate_in_the_message_is_invalid_unicode(escaped: str) -> None:
+    body = '{"action": "sendMessage", "sessionId": "s-1", "message": "' + escaped + '"}'
+    assert code_of(body) == "INVALID_UNICODE"
+
+
+def test_a_surrogate_pair_is_a_character() -> None:
+    body = '{"action": "sendMessage", "sessionId": "s-1", "message": "\\ud83d\\ude00 hi"}'
+    assert parse_client_frame(body).message == "\U0001f600 hi"
+
+
+def test_unencodable_body_is_invalid_unicode() -> None:
+    assert code_of('{"action": "sendMessage", "sessionId": "s-1", "message": "\ud800"}') == "INVALID_UNICODE"
+
+
+def test_unknown_action_is_quoted_safely_and_briefly() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame('{"action": "\\ud800' + "x" * 500 + '", "sessionId": "s", "message": "m"}')
+    assert caught.value.code == "UNKNOWN_ACTION"
+    caught.value.message.encode()  # a lone surrogate would fail here
+    assert len(caught.value.message) < 100
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("ＯＮＥ ＰＩＥＣＥ　１０５巻", "ONE PIECE 105巻"),  # NFKC: full-width letters, digits and space
+        ("ﾜﾝﾋﾟｰｽ", "ワンピース"),  # half-width katakana
+        ("one\u200bpiece", "onepiece"),  # zero-width space
+        ("pri\u200cce\u200d\u2060\ufeff", "price"),  # ZWNJ, ZWJ, word joiner, BOM
+        ("abc\u202egnp.exe", "abcgnp.exe"),  # right-to-left override
+        ("\u2066x\u2069 \u200ey\u200f", "x y"),  # bidi isolates and marks
+        ("soft\u00adhyphen", "softhyphen"),
+        ("nul\x00 bell\x07 esc\x1b[31m del\x7f", "nul bell esc[31m del"),  # C0 controls and DEL
+        ("c1\x85\x9b", "c1"),  # C1 controls
+        ("line one\nline two\tend", "line one\nline two\tend"),  # newline and tab stay
+        ("crlf\r\nnext", "crlf\nnext"),
+    ],
+)
+def test_message_is_normalised_and_stripped(message: str, expected: str) -> None:
+    assert parse_client_frame(frame(message=message)).message == expected
+
+
+@pytest.mark.parametrize("message", ["\x00", "\u200b\u200b", "\u202e", "\ufeff \u200d", "\x00\x01\x02", "\r\n\t"])
+def test_message_left_empty_after_stripping_is_empty(message: str) -> None:
+    assert code_of(frame(message=message)) == "EMPTY_MESSAGE"
+
+
+def test_message_length_is_counted_after_normalisation() -> None:
+    # "㍿" is one character that NFKC expands to four (株式会社).
+    assert code_of(frame(message="㍿" * 501)) == "MESSAGE_TOO_LONG"
+    assert len(parse_client_frame(frame(message="\u200b" * 3000 + "hi")).message) == 2

@@ -169,10 +169,11 @@ def capture_invoke_params(client: Any) -> list[dict[str, Any]]:
 
 
 def test_render_tgi_prompt() -> None:
+    # The model's chat template (ChatML by default) since #10, not ad-hoc <system>/<user> tags.
     prompt = render_tgi_prompt(REQUEST)
-    assert prompt.startswith(f"<system>\n{REQUEST.system}\n</system>\n")
-    assert "<user>\nHi\n</user>\n<assistant>\nHello! How can I help?\n</assistant>" in prompt
-    assert prompt.endswith("<user>\nDo you have One Piece volume 105?\n</user>\n<assistant>\n")
+    assert prompt.startswith(f"<|im_start|>system\n{REQUEST.system}<|im_end|>\n")
+    assert "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello! How can I help?<|im_end|>\n" in prompt
+    assert prompt.endswith("<|im_start|>user\nDo you have One Piece volume 105?<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_sagemaker_request_body_and_reply(sagemaker: tuple[Any, Stubber]) -> None:
@@ -193,7 +194,7 @@ def test_sagemaker_request_body_and_reply(sagemaker: tuple[Any, Stubber]) -> Non
     assert body["parameters"]["max_new_tokens"] == 450
     assert body["parameters"]["temperature"] == 0.3
     assert body["parameters"]["details"] is True
-    assert body["parameters"]["stop"] == ["</assistant>"]
+    assert body["parameters"]["stop"] == ["<|im_end|>"]
 
     assert reply.text == "Yes, 7 copies at ¥528."
     assert reply.stop_reason == "end_turn"

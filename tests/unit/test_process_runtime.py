@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -82,3 +84,43 @@ def test_each_function_sees_its_own_environment(tmp_path: Path, runtime: Process
     (runtime.layout.function_dir("Echo") / "app.py").write_text(code)
     result = runtime.invoke("Echo", ["GREETING", "STAGE", "AWS_LAMBDA_FUNCTION_NAME", "VIRTUAL_ENV"])
     assert result.payload == ["hello-Echo", "t", "mangaassist-Echo", None]
+
+
+def test_warm_starts_one_environment_per_function_initialised_ahead(runtime: ProcessRuntime) -> None:
+    runtime.warm()
+    assert runtime.cold_starts == {}  # provisioned ahead of time: not a cold start of any invocation
+    assert runtime.invoke("Echo", {}).payload["echo"] == {}
+    assert runtime.cold_starts == {}, "the invocation found the warmed environment"
+    assert all(len(pool.idle) == 1 for pool in runtime._pools.values())
+
+
+def test_the_source_tree_runs_in_worker_processes_as_deployed(tmp_path: Path) -> None:
+    """SourceLayout: the real ClassifyFunction from the source tree in a worker process; its cold start is
+    reported on an on-demand environment and not on one initialised ahead of time."""
+    from mangaassist_local.process_runtime import SourceLayout
+
+    root = Path(__file__).resolve().parents[2]
+    template = Template(root / "template.yaml", "ap-northeast-1")
+    event = (root / "events" / "state_classify.json").read_text()
+
+    def classify(rt: ProcessRuntime) -> dict:
+        result = rt.invoke("ClassifyFunction", json.loads(event))
+        assert not result.error, result.payload
+        return result.payload
+
+    on_demand = ProcessRuntime(template, SourceLayout(template, root / "shared"), {})
+    try:
+        assert classify(on_demand)["cold_start_ms"] > 0
+        assert classify(on_demand)["cold_start_ms"] == 0  # the same environment, warm
+        assert len(on_demand.cold_starts["ClassifyFunction"]) == 1
+        worker = on_demand._pools["ClassifyFunction"].idle[0].process
+        assert worker.pid != os.getpid()
+    finally:
+        on_demand.stop()
+    provisioned = ProcessRuntime(template, SourceLayout(template, root / "shared"), {})
+    try:  # what warm() does, for this one function
+        spec = template.functions["ClassifyFunction"]
+        provisioned._release(spec, provisioned._acquire(spec, "provisioned-concurrency"), reuse=True)
+        assert classify(provisioned)["cold_start_ms"] == 0
+    finally:
+        provisioned.stop()

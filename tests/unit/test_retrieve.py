@@ -10,7 +10,8 @@ from mangaassist.adapters.dynamodb import DynamoLookups
 from mangaassist.catalog.store import product_id
 from mangaassist.text import extract_entities
 from mangaassist.textnorm import tokens
-from mangaassist.turn import SourceRef
+from mangaassist.turn import HistoryItem, SourceRef
+from mangaassist.understand.order_access import OrderLookupLimit
 from mangaassist.understand.retrieve import TOP_K, keyword_search, retrieve
 
 
@@ -44,7 +45,7 @@ def product_item(series_id: str, volume: int, price: int, stock: int, title_en: 
 ORDER_417 = {
     "orderId": "MGA-2025-00417", "status": "shipped", "carrier": "Yamato Transport",
     "tracking_number": "4521-8830-1027", "eta": "2025-10-18", "placed_at": "2025-10-14",
-    "items": [{"series_id": "frieren", "volume": 13, "qty": 1, "price_jpy": 528}],
+    "items": [{"series_id": "frieren", "volume": 13, "qty": 1, "price_jpy": 528}], "customer_ref": "C-1043",
 }
 
 
@@ -167,7 +168,7 @@ def test_product_lookup_by_title_and_volume_is_included_with_its_facts() -> None
 
 def test_order_lookup_is_included_with_its_facts() -> None:
     lookups = FakeLookups(orders={"MGA-2025-00417": ORDER_417})
-    result = retrieve("mga-2025-00417の配送状況を教えてください", lookups)
+    result = retrieve("mga-2025-00417の配送状況を教えてください", lookups, principal="C-1043")
     assert ("order", "MGA-2025-00417") in lookups.calls  # looked up by the upper-cased id
     order = result.sources[0]
     assert (order.kind, order.id) == ("order", "MGA-2025-00417")
@@ -176,14 +177,64 @@ def test_order_lookup_is_included_with_its_facts() -> None:
     assert order.facts["tracking_number"] == "4521-8830-1027"
     assert order.facts["eta"] == "2025-10-18"
     assert "frieren vol. 13 x1" in order.snippet
+    assert order.facts["order_access"] == "granted"
 
 
 def test_unknown_order_and_product_add_no_exact_source() -> None:
     lookups = FakeLookups()
-    result = retrieve("Where is MGA-2025-99999? Also One Piece vol 105", lookups)
+    result = retrieve("Where is MGA-2025-99999? Also One Piece vol 105", lookups, principal="C-1043")
     assert ("order", "MGA-2025-99999") in lookups.calls
     assert ("product", ("one-piece", 105)) in lookups.calls
-    assert not [s for s in result.sources if s.kind in ("order", "product")]
+    assert not [s for s in result.sources if s.kind == "product"]
+    # Only the marker: the answer says "not in your account", and the context holds nothing else.
+    assert [(s.id, s.facts) for s in result.sources if s.kind == "order"] == [
+        ("MGA-2025-99999", {"order_access": "not_found"})]
+
+
+def test_a_guest_gets_a_sign_in_marker_and_the_order_is_not_even_looked_up() -> None:
+    lookups = FakeLookups(orders={"MGA-2025-00417": ORDER_417})
+    for principal in (None, "guest:L0SM9cOFvHcCIhw="):
+        result = retrieve("Where is my order MGA-2025-00417?", lookups, principal=principal)
+        (order,) = [s for s in result.sources if s.kind == "order"]
+        assert order.facts == {"order_access": "sign_in_required"} and not order.snippet
+    assert not [c for c in lookups.calls if c[0] == "order"]
+
+
+def test_another_customers_order_looks_exactly_like_no_order() -> None:
+    lookups = FakeLookups(orders={"MGA-2025-00417": ORDER_417})
+    theirs = retrieve("Where is my order MGA-2025-00417?", lookups, principal="C-1102")
+    missing = retrieve("Where is my order MGA-2025-09999?", lookups, principal="C-1102")
+    (mine,) = [s for s in theirs.sources if s.kind == "order"]
+    (none,) = [s for s in missing.sources if s.kind == "order"]
+    assert mine.facts == none.facts == {"order_access": "not_found"}
+    assert mine.model_dump(exclude={"id", "title"}) == none.model_dump(exclude={"id", "title"})
+    assert "Yamato" not in str(mine.model_dump()) and "4521" not in str(mine.model_dump())
+
+
+class _CountingCounter:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def count(self, key: str) -> int:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key]
+
+
+def test_order_lookups_are_limited_per_principal_per_window() -> None:
+    lookups = FakeLookups(orders={"MGA-2025-00417": ORDER_417})
+    now = [1_000_000.0]
+    limit = OrderLookupLimit(_CountingCounter(), limit=3, window=600, clock=lambda: now[0])
+    accesses = [retrieve("MGA-2025-00417?", lookups, principal="C-1043", order_limit=limit).sources[0].facts
+                ["order_access"] for _ in range(5)]
+    assert accesses == ["granted"] * 3 + ["rate_limited"] * 2
+    assert len([c for c in lookups.calls if c[0] == "order"]) == 3  # a limited lookup never reaches the table
+    # another principal has its own count; the next window starts afresh
+    other = retrieve("MGA-2025-00417?", lookups, principal="C-1102", order_limit=limit).sources[0]
+    assert other.facts["order_access"] == "not_found"
+    now[0] += 600
+    assert retrieve("MGA-2025-00417?", lookups, principal="C-1043",
+                    order_limit=limit).sources[0].facts["order_access"] == "granted"
+    assert all("C-1043" not in key for key in limit._counter.counts)  # type: ignore[union-attr]  # hashed
 
 
 def test_no_product_lookup_without_a_volume() -> None:
@@ -279,3 +330,28 @@ def test_a_dynamodb_throttle_is_named_for_the_state_machines_retry(code: str, ra
         with pytest.raises(Exception) as caught:
             DynamoLookups(table, table).product("naruto", 1)
     assert type(caught.value).__name__ == raised
+
+
+# --- recommendations and not-found records (#11; more in test_recommend.py) -------------------------------------
+
+
+def test_a_like_x_question_gets_picks_by_similarity_not_by_the_words_of_the_title() -> None:
+    result = retrieve("Suggest series like Black Lagoon", FakeLookups())
+    picks = [s.id for s in result.sources if s.facts.get("role") == "pick"]
+    assert len(picks) >= 3 and "black-lagoon" not in picks
+    assert not {"black-jack", "black-butler", "black-clover"} & set(picks)  # what the keyword search found
+
+
+def test_history_passed_to_retrieve_excludes_what_the_customer_read() -> None:
+    history = [HistoryItem(role="user", text="I've read Berserk and Claymore.")]
+    result = retrieve("Any manga like Berserk?", FakeLookups(), history=history)
+    picks = {s.id for s in result.sources if s.facts.get("role") == "pick"}
+    assert picks and not {"berserk", "claymore"} & picks
+
+
+def test_a_volume_past_the_last_is_a_not_found_record_with_the_volume_count() -> None:
+    lookups = FakeLookups()
+    result = retrieve("Do you have One Piece vol 500?", lookups)
+    assert ("product", ("one-piece", 500)) in lookups.calls
+    missing = [s for s in result.sources if s.facts.get("role") == "volume_not_found"]
+    assert [(s.id, s.facts["requested_volume"], s.facts["volumes"]) for s in missing] == [("one-piece", 500, 112)]

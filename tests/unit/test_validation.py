@@ -119,9 +119,10 @@ def test_address_is_pii(text: str) -> None:
     assert "pii:address" in safety_failures(text)
 
 
-def test_pii_fails_validation_with_retry() -> None:
+def test_pii_fails_validation_with_fallback() -> None:
+    # Stricter since #10: a retry cannot make an answer that held personal data safe to have produced.
     result = run("Sure, write to taro@example.com about One Piece.")
-    assert result.decision == "retry"
+    assert result.decision == "fallback"
     assert "pii:email" in result.failures
 
 
@@ -143,7 +144,8 @@ def test_pii_fails_validation_with_retry() -> None:
     ],
 )
 def test_prompt_leak(text: str) -> None:
-    assert "leak:system_prompt" in safety_failures(text)
+    # The context block's framing is reported as leak:context (#10), the prompt's sentences as leak:system_prompt.
+    assert any(f in ("leak:system_prompt", "leak:context") for f in safety_failures(text))
 
 
 def test_ordinary_words_are_not_a_leak() -> None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
+from mangaassist.adapters import chat_template
 from mangaassist.errors import ModelRequestError, ModelThrottledError, ModelTimeoutError, ModelUnavailableError
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
@@ -92,25 +93,24 @@ class BedrockConverseClient:
         )
 
 
-def render_tgi_prompt(request: ModelRequest) -> str:
-    """A plain chat transcript for a text-generation-inference endpoint."""
-    lines = [f"<system>\n{request.system}\n</system>"]
-    lines += [f"<{m['role']}>\n{m['text']}\n</{m['role']}>" for m in request.messages]
-    lines.append("<assistant>\n")
-    return "\n".join(lines)
+def render_tgi_prompt(request: ModelRequest, template: str = "chatml") -> str:
+    """The TGI `inputs`: the model's chat template, user and history text escaped (adapters.chat_template)."""
+    return chat_template.render(chat_template.TEMPLATES[template], request.system, request.messages)
 
 
 class SageMakerTGIClient:
     """The manga-specific model on a SageMaker real-time endpoint (TGI payload)."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, template: str = "chatml") -> None:
         self._runtime = runtime  # a sagemaker-runtime client
+        self._template = template  # the model's chat template (settings: SAGEMAKER_CHAT_TEMPLATE)
 
     def generate(self, request: ModelRequest) -> ModelReply:
         body = {
-            "inputs": render_tgi_prompt(request),
+            "inputs": render_tgi_prompt(request, self._template),
             "parameters": {"max_new_tokens": request.max_tokens, "temperature": max(request.temperature, 0.01),
-                           "details": True, "decoder_input_details": True, "stop": ["</assistant>"]},
+                           "details": True, "decoder_input_details": True,
+                           "stop": list(chat_template.TEMPLATES[self._template].stop)},
         }
         started = time.perf_counter()
         try:

@@ -65,7 +65,7 @@ def call(state: TurnState, target: Target, clients: ClientFactory, prior: list[T
         model_id=model_id(target, state.config),
         system=system_prompt(classification.task, language, sources),
         messages=[*history, {"role": "user", "text": state.request.message}],
-        max_tokens=MAX_TOKENS[classification.task],
+        max_tokens=state.route.max_tokens or MAX_TOKENS[classification.task],  # the runtime configuration's
         temperature=TEMPERATURE.get(target, 0.5),
     )
     started = time.perf_counter()

@@ -497,11 +497,9 @@ def connect_redis(url: str) -> Any:
     """A client sized for the turn budget: tight timeouts and an explicit retry policy, one immediate retry
     (a connection dropped while the Lambda was frozen). redis-py's defaults differ by constructor: Redis()
     retries three times with backoff (~4 s against a dead host)."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    from mangaassist.adapters.redis_client import connect_redis as connect  # IAM auth when configured
 
-    return redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 1))
+    return connect(url)
 
 
 @cache

@@ -15,12 +15,22 @@ from typing import Any, Literal, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from mangaassist.chat.sessions import new_turn_id, turn_record
+from mangaassist.auth.principal import guest_principal
+from mangaassist.chat.limits import BudgetStop, Limits
+from mangaassist.chat.sessions import new_turn_id, session_key, turn_record
 from mangaassist.errors import TurnTimeoutError
 from mangaassist.protocol import AnswerFrame, AnswerMeta, ProtocolError, ValidationMeta, error_frame, parse_client_frame
 from mangaassist.reply.cache import Cache, cache_key, hit_frame
 from mangaassist.reply.fallback import canned_text
-from mangaassist.telemetry import record_cache_hit
+from mangaassist.telemetry import (
+    record_budget_exhausted,
+    record_cache_hit,
+    record_limited,
+    record_reply,
+    record_reply_post_failure,
+    record_session_enqueue_failure,
+    record_turn_timeout,
+)
 from mangaassist.text import message_language
 from mangaassist.turn import HistoryItem
 
@@ -38,6 +48,8 @@ class ChatPorts:
     history: Callable[[str], list[HistoryItem]]
     record: Callable[[dict[str, Any]], None]  # enqueue the session write
     cache: Cache | None = None
+    limits: Limits | None = None  # rate limits and the daily quota (chat.limits)
+    budget: BudgetStop | None = None  # the hard stop at 100% of the daily budget
 
 
 def fallback_frame(turn_id: str, message: str, locale: str | None, reason: str) -> dict[str, Any]:
@@ -45,20 +57,36 @@ def fallback_frame(turn_id: str, message: str, locale: str | None, reason: str) 
     language: Literal["ja", "en"] = "ja" if message_language(message, locale) == "ja" else "en"
     meta = AnswerMeta(turnId=turn_id, task="unknown", language=language, cost_usd="0",
                       validation=ValidationMeta(decision="fallback", failures=[reason]))
-    return AnswerFrame(turnId=turn_id, text=canned_text(language), meta=meta).to_wire()
+    return AnswerFrame(turnId=turn_id, text=canned_text(language, reason), meta=meta).to_wire()
 
 
-def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: ChatPorts) -> dict[str, Any]:
-    """Serve one client frame; returns the frame that was sent back."""
+def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: ChatPorts,
+                 principal: str | None = None) -> dict[str, Any]:
+    """Serve one client frame; returns the frame that was sent back.
+
+    `principal` is who is talking (the authorizer's customer id, else `guest:<connectionId>`)."""
+    principal = principal or guest_principal(connection_id)
     try:
         frame = parse_client_frame(body, is_base64)
     except ProtocolError as error:
         reply = error_frame(error.code, error.message)
         ports.reply(reply)
         return reply
+    refusal = ports.limits.admit(connection_id, principal) if ports.limits else None
+    if refusal is not None:  # one error frame, nothing started, nothing recorded
+        record_limited(refusal.code)
+        reply = error_frame(refusal.code, refusal.message, retry_after=refusal.retry_after)
+        ports.reply(reply)
+        return reply
     received = int(time.time() * 1000)
     started = time.perf_counter()
     turn_id = new_turn_id(received)
+    key = session_key(principal, frame.session_id)  # the principal's own session: nobody else's history
+    if ports.budget is not None and ports.budget.exhausted():  # before the cache: a semantic lookup embeds
+        record_budget_exhausted()
+        stopped = fallback_frame(turn_id, frame.message, frame.locale, "budget_exhausted")
+        _deliver(stopped, turn_id, key, frame.message, connection_id, ports, principal)
+        return stopped
     cached = ports.cache.get(cache_key(frame.message, frame.locale)) if ports.cache else None
     hit = None
     if cached is not None:
@@ -68,43 +96,53 @@ def handle_frame(body: str | None, is_base64: bool, connection_id: str, ports: C
             logger.warning("cached answer is not a valid answer frame (an older release?): treated as a miss")
     if hit is not None:
         record_cache_hit("exact")
-        _deliver(hit, turn_id, frame.session_id, frame.message, connection_id, ports)
+        _deliver(hit, turn_id, key, frame.message, connection_id, ports, principal)
         return hit
     try:
-        history = ports.history(frame.session_id)
+        history = ports.history(key)
     except Exception:
         logger.exception("could not load the session history")
         history = []
-    turn_input = {"request": {"turn_id": turn_id, "session_id": frame.session_id, "message": frame.message,
+    turn_input = {"request": {"turn_id": turn_id, "session_id": key, "message": frame.message,
                               "locale": frame.locale, "connection_id": connection_id, "received_at_ms": received,
-                              "history": [h.model_dump() for h in history]}}
+                              "principal": principal, "history": [h.model_dump() for h in history]}}
     reason = "error:execution"
     try:
         output = ports.run_turn(turn_input)
     except TurnTimeoutError:
         logger.warning("the chat-turn execution passed its deadline: the fallback replies")
+        record_turn_timeout()
         output, reason = None, "timeout"
     except Exception:
         logger.exception("the chat-turn execution could not run")
         output = None
     answer = output if output is not None else fallback_frame(turn_id, frame.message, frame.locale, reason)
-    _deliver(answer, turn_id, frame.session_id, frame.message, connection_id, ports)
+    if isinstance(answer.get("meta"), dict):
+        answer["meta"]["history_turns"] = sum(1 for item in history if item.role == "user")
+    _deliver(answer, turn_id, key, frame.message, connection_id, ports, principal)
     return answer
 
 
 def _deliver(answer: dict[str, Any], turn_id: str, session_id: str, message: str, connection_id: str,
-             ports: ChatPorts) -> None:
+             ports: ChatPorts, principal: str | None = None) -> None:
     """Reply, then record the turn; the reply goes first because the customer is waiting. Whatever the post
     does (gone, forbidden, throttled, network), the turn is still recorded."""
+    meta = answer.get("meta")
+    validation = meta.get("validation") if isinstance(meta, dict) else None
+    fell_back = isinstance(validation, dict) and validation.get("decision") == "fallback"
+    record_reply("fallback" if fell_back else "answer")
     try:
         if not ports.reply(answer):
             logger.info("connection gone before the reply", extra={"connection_id": connection_id})
+            record_reply_post_failure("gone")
     except Exception:
         logger.exception("could not post the reply", extra={"connection_id": connection_id})
+        record_reply_post_failure("error")
     try:
-        ports.record(turn_record(session_id, turn_id, message, answer))
+        ports.record(turn_record(session_id, turn_id, message, answer, principal))
     except Exception:
         logger.exception("could not enqueue the session write")
+        record_session_enqueue_failure()
 
 
 def sync_output(response: dict[str, Any]) -> dict[str, Any] | None:

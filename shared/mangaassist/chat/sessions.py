@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from mangaassist.answer.routing import jst_day
+from mangaassist.chat.redact import redact
 from mangaassist.turn import HistoryItem
 
 SESSION_TTL_SECONDS = 30 * 24 * 3600
@@ -23,17 +25,29 @@ def new_turn_id(now_ms: int | None = None) -> str:
     return f"{stamp:013d}-{uuid.uuid4().hex[:12]}"
 
 
-def turn_record(session_id: str, turn_id: str, message: str, frame: dict[str, Any]) -> dict[str, Any]:
+def session_key(principal: str, session_id: str) -> str:
+    """The sessions table key of a client's session id: it belongs to the principal, so another principal
+    sending the same id reads and writes a different key; and the client's id never appears at rest or in
+    logs (the state machine's logs carry this key)."""
+    digest = hashlib.sha256(json.dumps([principal, session_id]).encode()).hexdigest()[:40]  # unambiguous
+    return f"s-{digest}"
+
+
+def turn_record(session_id: str, turn_id: str, message: str, frame: dict[str, Any],
+                principal: str | None = None) -> dict[str, Any]:
     """The item session_writer stores for one turn (also the SQS message body).
 
-    `day` is the turn's JST day (YYYY-MM-DD): the sessions table's ByDay index, which cost reports query."""
+    `session_id` is the session_key. `day` is the turn's JST day (YYYY-MM-DD): the sessions table's ByDay
+    index, which cost reports query. `principal` feeds the ByPrincipal index (`mangaassist forget`)."""
     meta = frame.get("meta", {})
     created_ms = int(turn_id.split("-", 1)[0]) if turn_id[:13].isdigit() else int(time.time() * 1000)
+    owner = {"principal": principal} if principal else {}
     return {
+        **owner,
         "sessionId": session_id,
         "turnId": turn_id,
-        "userText": message,
-        "answerText": frame.get("text", ""),
+        "userText": redact(message),  # personal data never reaches the session store (chat.redact)
+        "answerText": redact(frame.get("text", "")),
         "task": meta.get("task", "unknown"),
         "costUsd": str(meta.get("cost_usd", "0")),
         "meta": json.dumps(meta, ensure_ascii=False, default=str),

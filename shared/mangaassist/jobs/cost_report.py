@@ -45,9 +45,18 @@ class DynamoTurnSource:
         self.index = index
 
     def turns_on(self, day: str) -> Iterator[dict[str, Any]]:
+        return self._query("#d = :d", {":d": {"S": day}})
+
+    def turns_between(self, day: str, first: str, last: str) -> Iterator[dict[str, Any]]:
+        """One JST day's turns with first <= turnId <= last: turn ids start with their time (chat.sessions
+        new_turn_id), so this is a time range within the day (the SLA optimizer's sliding window)."""
+        return self._query("#d = :d AND turnId BETWEEN :a AND :b",
+                           {":d": {"S": day}, ":a": {"S": first}, ":b": {"S": last}})
+
+    def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         pages = self.client.get_paginator("query").paginate(
-            TableName=self.table, IndexName=self.index, KeyConditionExpression="#d = :d",
-            ExpressionAttributeNames={"#d": "day"}, ExpressionAttributeValues={":d": {"S": day}})
+            TableName=self.table, IndexName=self.index, KeyConditionExpression=condition,
+            ExpressionAttributeNames={"#d": "day"}, ExpressionAttributeValues=values)
         for page in pages:
             for item in page.get("Items", []):
                 yield {key: _deserializer.deserialize(value) for key, value in item.items()}

@@ -30,6 +30,9 @@ from pydantic import (
 )
 
 from mangaassist.planning import BreakEvenInputs, CapacityInputs, StrategyInputs, TcoInputs
+from mangaassist.quality.load_report import LoadTestResult
+from mangaassist.quality.run_record import RegressionRun
+from mangaassist.tuning.params import OptimizeParams
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 _JOB_ID = re.compile(JOB_ID_PATTERN)
@@ -143,9 +146,35 @@ class StrategiesJob(JobBase):
     params: StrategyInputs = Field(default_factory=StrategyInputs)
 
 
-Job = Annotated[CostReportJob | CapacityPlanJob | TcoJob | BreakEvenJob | StrategiesJob, Field(discriminator="kind")]
+class LoadTestJob(JobBase):
+    """A load test's summary and time bins, as `mangaassist loadtest --job` measured them: stored with a chart."""
+
+    kind: Literal["load-test"]
+    params: LoadTestResult
+
+
+class RegressionRunJob(JobBase):
+    """A prompt regression run, as `mangaassist regress --job` measured it: stored with a chart and as the
+    last-run record the SLA optimizer reads."""
+
+    kind: Literal["regression-run"]
+    params: RegressionRun
+
+
+class OptimizeJob(JobBase):
+    """The SLA optimizer over the stored turns (mangaassist.tuning): the schedule's job, or yours."""
+
+    kind: Literal["optimize"]
+    params: OptimizeParams = Field(default_factory=OptimizeParams)
+
+
+Job = Annotated[CostReportJob | CapacityPlanJob | TcoJob | BreakEvenJob | StrategiesJob | LoadTestJob | OptimizeJob
+                | RegressionRunJob,
+                Field(discriminator="kind")]
 KIND_TYPES: dict[str, type[JobBase]] = {"cost-report": CostReportJob, "capacity-plan": CapacityPlanJob, "tco": TcoJob,
-                                        "break-even": BreakEvenJob, "strategies": StrategiesJob}
+                                        "break-even": BreakEvenJob, "strategies": StrategiesJob,
+                                        "load-test": LoadTestJob, "optimize": OptimizeJob,
+                                        "regression-run": RegressionRunJob}
 JOB_KINDS: tuple[str, ...] = tuple(KIND_TYPES)
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Job)
 

@@ -32,6 +32,9 @@ class JobOutput:
     result: dict[str, Any]
     charts: dict[str, bytes] = field(default_factory=dict)
     summary: str = ""
+    # Objects outside jobs/<id>/, JSON (key -> body), written after result.json: e.g. the regression run's
+    # quality/last-regression.json, which the SLA optimizer reads.
+    objects: dict[str, bytes] = field(default_factory=dict)
 
 
 class ResultStore:
@@ -52,4 +55,6 @@ class ResultStore:
         body = json.dumps(output.result, ensure_ascii=False, indent=2, sort_keys=False).encode()
         key = result_key(job_id)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
-        return [key, *keys]
+        for extra, payload in sorted(output.objects.items()):
+            self.client.put_object(Bucket=self.bucket, Key=extra, Body=payload, ContentType="application/json")
+        return [key, *keys, *sorted(output.objects)]

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from mangaassist.answer.prompts import PROMPTS_VERSION
 from mangaassist.protocol import AnswerFrame, AnswerMeta
+from mangaassist.reply.validate import VALIDATOR_VERSION
 from mangaassist.settings import redis_host, settings
 from mangaassist.textnorm import normalize
 
@@ -35,8 +37,11 @@ class Cache(Protocol):
 
 
 def cache_key(message: str, locale: str | None) -> str:
-    digest = hashlib.sha256(f"{locale or ''}\x1f{normalize(' '.join(message.split()))}".encode()).hexdigest()
-    return f"mangaassist:answer:v1:{digest}"
+    """The exact key: the prompt and validator versions (a new prompt or check must not replay answers made
+    under the old one), the locale and the whitespace- and width-folded message."""
+    text = f"{PROMPTS_VERSION}\x1f{VALIDATOR_VERSION}\x1f{locale or ''}\x1f{normalize(' '.join(message.split()))}"
+    # backslashreplace: a lone surrogate is a key like any other, never a UnicodeEncodeError.
+    return f"mangaassist:answer:v2:{hashlib.sha256(text.encode('utf-8', 'backslashreplace')).hexdigest()}"
 
 
 class InProcessCache:
@@ -63,10 +68,10 @@ class RedisCache:
     name = "redis"
 
     def __init__(self, url: str) -> None:
-        import redis
+        from mangaassist.adapters.redis_client import connect_redis
 
-        # Tight timeouts: the cache must never cost more than it saves inside the 3 s budget.
-        self._redis = redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.2)
+        # Tight timeouts: the cache must never cost more than it saves inside the 3 s budget. IAM auth if configured.
+        self._redis = connect_redis(url)
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
@@ -92,13 +97,20 @@ def answer_cache() -> Cache:
     return InProcessCache()
 
 
-def cacheable(frame: dict[str, Any]) -> bool:
+def cacheable(frame: dict[str, Any], history_used: bool = False, customer_data_used: bool = False) -> bool:
+    """Only answers anyone may be given: accepted, of a replayable task, and built without the session's
+    history or the customer's own data (orders), which another customer typing the same words must not see."""
     meta = frame.get("meta", {})
+    if history_used or customer_data_used or meta.get("cache", "miss") != "miss":
+        return False
     return meta.get("validation", {}).get("decision") == "accept" and meta.get("task") in CACHEABLE_TASKS
 
 
-def hit_frame(cached: dict[str, Any], turn_id: str, elapsed_ms: float) -> dict[str, Any]:
-    """A cached answer re-issued as this turn's frame: no model call, no cost."""
-    meta = {**cached["meta"], "turnId": turn_id, "cache": "exact", "tiers": [], "escalated": False,
-            "cost_usd": "0", "latency_ms": {"total": round(elapsed_ms, 1), "cache": round(elapsed_ms, 1)}}
+def hit_frame(cached: dict[str, Any], turn_id: str, elapsed_ms: float, kind: str = "exact",
+              distance: float | None = None, latency_ms: dict[str, float] | None = None) -> dict[str, Any]:
+    """A cached answer re-issued as this turn's frame: no model call, no cost. `kind` is exact or semantic (then
+    `distance` is how far the cached question was and `latency_ms` the steps this turn ran before the hit)."""
+    latency = latency_ms or {"total": round(elapsed_ms, 1), "cache": round(elapsed_ms, 1)}
+    meta = {**cached["meta"], "turnId": turn_id, "cache": kind, "cache_distance": distance, "tiers": [],
+            "escalated": False, "cost_usd": "0", "latency_ms": latency}
     return AnswerFrame(turnId=turn_id, text=cached["text"], meta=AnswerMeta.model_validate(meta)).to_wire()

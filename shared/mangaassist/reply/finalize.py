@@ -9,6 +9,7 @@ from typing import Any
 from mangaassist.answer.attempt import model_id, other_tier
 from mangaassist.errors import outcome_of
 from mangaassist.protocol import AnswerFrame, AnswerMeta
+from mangaassist.reply.cache import hit_frame
 from mangaassist.reply.fallback import canned_text
 from mangaassist.text import message_language, reply_language
 from mangaassist.turn import Outcome, Target, TierCall, TurnState
@@ -51,8 +52,20 @@ def cold_starts_ms(state: TurnState, own_ms: float = 0.0) -> float:
     return round(own_ms + sum(step.cold_start_ms for step in steps if step is not None), 1)
 
 
+def history_used(state: TurnState) -> bool:
+    """The answer was written with the session's history in the prompt."""
+    return bool(state.request.history)
+
+
+def customer_data_used(state: TurnState) -> bool:
+    """The answer was written from the customer's own records (an order)."""
+    return state.understanding is not None and any(s.kind == "order" for s in state.understanding.retrieval.sources)
+
+
 def finalize(state: TurnState, finished_ms: int | None = None, cold_start_ms: float = 0.0) -> dict[str, Any]:
-    """The answer frame for this turn: the validated answer, or the canned one."""
+    """The answer frame for this turn: the validated answer, the semantic cache's, or the canned one."""
+    if state.route is not None and state.route.cache.hit:
+        return _semantic_hit(state, finished_ms, cold_start_ms)
     classification = state.understanding.classification if state.understanding else None
     language = (reply_language(classification.language, state.request.locale) if classification
                 else message_language(state.request.message, state.request.locale))
@@ -81,16 +94,34 @@ def finalize(state: TurnState, finished_ms: int | None = None, cold_start_ms: fl
         "language": classification.language.value if classification else language,
         "complexity": classification.complexity if classification else None,
         "route": ({"target": state.route.target.value, "reason": state.route.reason,
-                   "fallback": state.route.fallback.value} if state.route else None),
+                   "fallback": state.route.fallback.value, "config_version": state.route.config_version,
+                   "confidence_threshold": state.route.confidence_threshold,
+                   "max_tokens": state.route.max_tokens} if state.route else None),
         "tiers": [tier.model_dump(mode="json") for tier in tiers],
         # An escalation that was tried counts, even when it failed.
         "escalated": bool(state.answer and state.answer.escalated) or state.escalation_failure is not None,
         "confidence": state.answer.confidence if state.answer else None,
         "validation": {"decision": "accept" if accepted else "fallback", "failures": failures},
         "cache": "miss",
+        "cache_distance": state.route.cache.distance if state.route else None,
         "cost_usd": total_cost(tiers),
         "latency_ms": {"total": max(finished - state.request.received_at_ms, 0),
                        **{name: round(ms, 1) for name, ms in stages.items() if ms is not None}},
         "sources": [s.id for s in state.understanding.retrieval.sources] if state.understanding else [],
     }
     return AnswerFrame(turnId=state.request.turn_id, text=text, meta=AnswerMeta.model_validate(meta)).to_wire()
+
+
+def _semantic_hit(state: TurnState, finished_ms: int | None, cold_start_ms: float) -> dict[str, Any]:
+    """Route found this question's paraphrase under the same guard: its answer, re-issued at no cost."""
+    assert state.route is not None  # the caller checked
+    lookup = state.route.cache
+    finished = finished_ms if finished_ms is not None else now_ms()
+    stages = {"embed": state.query_embedding.elapsed_ms if state.query_embedding else None,
+              "classify": state.understanding.classification.elapsed_ms if state.understanding else None,
+              "retrieve": state.understanding.retrieval.elapsed_ms if state.understanding else None,
+              "route": state.route.elapsed_ms, "cold_start": cold_starts_ms(state, cold_start_ms) or None}
+    latency = {"total": float(max(finished - state.request.received_at_ms, 0)),
+               **{name: round(ms, 1) for name, ms in stages.items() if ms is not None}}
+    return hit_frame({"text": lookup.text, "meta": lookup.meta}, state.request.turn_id, latency["total"],
+                     kind="semantic", distance=lookup.distance, latency_ms=latency)

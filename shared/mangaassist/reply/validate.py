@@ -1,62 +1,42 @@
 """Validate an answer before it reaches the customer.
 
-Checks: format, length bounds, language matches the user's, safety (PII and
-prompt leaks), expected/forbidden keywords, grounding. Decision: accept; retry
-once on the other tier; or the canned fallback in the user's language.
+Checks: format, length, language matches the user's, safety (PII, prompt leaks, requests for personal data,
+jailbreak compliance), links and markup, expected keywords, grounding against the sources' texts. Decision: accept;
+a safety failure falls back at once; any other failure retries once on the other tier, then falls back.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Literal
 
-from mangaassist.answer.prompts import BASE
-from mangaassist.reply.grounding import check
+from mangaassist.answer.prompts import prompt_canary
+from mangaassist.reply.content import content_failures
+from mangaassist.reply.grounding import SourceText, ground, source_texts
+from mangaassist.reply.leaks import leak_failures
+from mangaassist.reply.pii import pii_failures
+from mangaassist.settings import settings
 from mangaassist.text import detect_language
 from mangaassist.textnorm import normalize
 from mangaassist.turn import Answer, Language, SourceRef, Task, Validation
 
+VALIDATOR_VERSION = "2"  # bump when a check changes: cached answers passed the old checks
 MAX_CHARS = 2000
 MIN_CHARS = 2
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-# Japanese landlines/mobiles (03-1234-5678, 090-1234-5678, 09012345678, +81 90 1234 5678) and other
-# international numbers. The lookarounds keep order ids (MGA-2025-00417) and dates from matching; they
-# name ASCII explicitly because Japanese characters count as \w and must not hide a number.
-_PHONE = re.compile(
-    r"(?<![A-Za-z0-9-])(?:(?:\+81[\s-]?\d{1,4}|\(?0\d{1,4}\)?)[\s-]?\d{1,4}[\s-]\d{4}|0[789]0\d{8}"
-    r"|\+\d{1,3}[\s-]\d{2,4}[\s-]\d{3,4}(?:[\s-]\d{3,4})?)(?![A-Za-z0-9-])"
-)
-_CARD = re.compile(r"(?<![A-Za-z0-9])(?:\d[ -]?){12,18}\d(?![A-Za-z0-9])")
-_ADDRESS = re.compile(r"〒\s?\d{3}-?\d{4}|\d{1,5}\s+\w+\s+(?:street|st\.|avenue|ave\.|road|rd\.)|"
-                      r"[都道府県].{1,6}[市区町村].{1,10}\d+[-−ー丁目]\d+", re.IGNORECASE)
-_LEAKS = ("<context>", "</context>", "you are mangaassist", "never reveal these instructions", "system prompt",
-          "システムプロンプト")
 _EXPECTED = {Task.ORDER_STATUS: ("order", "注文", "mga-")}
+# Failures no retry may fix: the answer must never reach the customer, whatever the other tier says.
+SAFETY_PREFIXES = ("pii:", "leak:", "jailbreak:", "request:")
+Decision = Literal["accept", "retry", "fallback"]
 
 
-def _luhn(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def safety_failures(text: str) -> list[str]:
-    failures = []
-    if _EMAIL.search(text):
-        failures.append("pii:email")
-    if _PHONE.search(text):
-        failures.append("pii:phone")
-    if any(_luhn(re.sub(r"\D", "", m.group())) for m in _CARD.finditer(text)):
-        failures.append("pii:card")
-    if _ADDRESS.search(text):
-        failures.append("pii:address")
-    folded = normalize(text)
-    if any(leak in folded for leak in _LEAKS) or normalize(BASE[:60]) in folded:
-        failures.append("leak:system_prompt")
+def safety_failures(text: str, known: Iterable[str] = (), context_facts: Iterable[str] = (),
+                    query: str = "") -> list[str]:
+    """PII (numbers stated by the `known` source texts excepted), leaks, personal-data requests, jailbreaks."""
+    failures = pii_failures(text, known)
+    failures += leak_failures(text, canary=prompt_canary(), context_facts=context_facts)
+    failures += [f for f in content_failures(text, query) if f.startswith(SAFETY_PREFIXES)]
     return failures
 
 
@@ -67,8 +47,11 @@ def language_matches(text: str, expected: str) -> bool:
     return got in (Language.EN, Language.MIXED) or not re.search(r"[\u3040-\u30ff]", text)
 
 
-def validate(answer: Answer, task: Task, language: str, sources: list[SourceRef]) -> Validation:
-    text = answer.text.strip()
+def assess(response: str, texts: list[SourceText], *, language: str, task: Task = Task.UNKNOWN, query: str = "",
+           context_facts: Iterable[str] = ()) -> list[str]:
+    """Every failure of a response to `query` given its sources' texts: what Validate and `mangaassist validate`
+    both run."""
+    text = response.strip()
     failures: list[str] = []
     if not MIN_CHARS <= len(text) <= MAX_CHARS:
         failures.append("length")
@@ -76,13 +59,30 @@ def validate(answer: Answer, task: Task, language: str, sources: list[SourceRef]
         failures.append("format")
     if text and not language_matches(text, language):
         failures.append(f"language:{language}")
-    failures += safety_failures(text)
+    failures += safety_failures(text, [t.text for t in texts], context_facts, query)
+    allowlist = settings().link_allowlist.split(",")
+    failures += [f for f in content_failures(text, query, allowlist) if not f.startswith(SAFETY_PREFIXES)]
     expected = _EXPECTED.get(task)
     if expected and not any(word in normalize(text) for word in expected):
         failures.append("keywords:expected")
-    failures += [f"ungrounded:{claim}" for claim in check(text, sources).unsupported]
+    failures += [f"ungrounded:{claim}" for claim in ground(text, texts).unsupported]
+    return failures
+
+
+def decide(failures: list[str], can_retry: bool) -> Decision:
     if not failures:
-        return Validation(decision="accept")
-    if answer.retried or answer.target.value == "canned":
-        return Validation(decision="fallback", failures=failures)
-    return Validation(decision="retry", failures=failures)
+        return "accept"
+    if any(f.startswith(SAFETY_PREFIXES) for f in failures) or not can_retry:
+        return "fallback"
+    return "retry"
+
+
+def _facts_blocks(sources: list[SourceRef]) -> list[str]:
+    return ["; ".join(f"{k}={v}" for k, v in s.facts.items() if v not in (None, "")) for s in sources]
+
+
+def validate(answer: Answer, task: Task, language: str, sources: list[SourceRef], query: str = "") -> Validation:
+    failures = assess(answer.text, source_texts(sources), language=language, task=task, query=query,
+                      context_facts=_facts_blocks(sources))
+    can_retry = not answer.retried and answer.target.value != "canned"
+    return Validation(decision=decide(failures, can_retry), failures=failures)

@@ -3,7 +3,9 @@
 Hybrid BM25 + k-NN search in the vector store with the turn's query embedding;
 keyword retrieval over the bundled catalog and policies when there is no store or
 no embedding (EmbedQuery failed). Plus exact lookups in DynamoDB: product by
-series and volume, order by id.
+series and volume, order by id. Recommendation requests ("like X", attributes, "I've read X")
+get picks by similarity on the catalog's fields instead (recommend.py); a volume or title that
+does not exist gets a not-found record (not_found.py).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from aws_lambda_powertools import Logger
 
 from mangaassist.catalog.store import Policy, Series, catalog, policies
 from mangaassist.telemetry import record_retrieval_degraded
-from mangaassist.text import extract_entities
+from mangaassist.text import detect_language, extract_entities, reply_language
 from mangaassist.textnorm import tokens
-from mangaassist.turn import Entities, QueryEmbedding, Retrieval, SourceRef, Task
+from mangaassist.turn import Entities, HistoryItem, QueryEmbedding, Retrieval, SourceRef, Task
 from mangaassist.understand.classify import features
+from mangaassist.understand.not_found import missing_title, missing_volume, unknown_title
+from mangaassist.understand.order_access import OrderLookupLimit, order_source
+from mangaassist.understand.recommend import recommendation_request, recommendation_sources
 from mangaassist.understand.task_model import TaskModel
 
 TOP_K = 5
@@ -127,18 +132,40 @@ def store_question(message: str, entities: Entities, embedding: QueryEmbedding, 
 
 
 def retrieve(message: str, lookups: ExactLookups, embedding: QueryEmbedding | None = None,
-             store: Searcher | None = None, model: TaskModel | None = None) -> Retrieval:
+             store: Searcher | None = None, model: TaskModel | None = None, principal: str | None = None,
+             order_limit: OrderLookupLimit | None = None, history: Sequence[HistoryItem] = (),
+             locale: str | None = None) -> Retrieval:
+    """`principal` is who asks (None: a guest): an order's details go to its owner only (order_access).
+    `history` is the session's earlier turns: what the customer read or was already recommended."""
     entities = extract_entities(message)
     sources: list[SourceRef] = []
     for order_id in entities.order_ids[:3]:
-        item = lookups.order(order_id)
-        if item is not None:
-            sources.append(_order_ref(item))
+        sources.append(order_source(order_id, principal, lookups, order_limit, _order_ref))
     for series_id in entities.titles[:3]:
         for volume in entities.volumes[:3]:
             item = lookups.product(series_id, volume)
             if item is not None:
                 sources.append(_product_ref(item))
+            elif series_id in catalog() and volume > catalog()[series_id].volumes:
+                sources.append(missing_volume(catalog()[series_id], volume))
+    if not entities.titles and (title := unknown_title(message)) is not None:
+        sources.append(missing_title(title))
+    request = recommendation_request(message, history, embedding, model)
+    if request is not None:
+        # "Like X": candidates by similarity to X on the catalog's fields, not by the words of the question.
+        ja = reply_language(detect_language(message), locale) == "ja"
+        found = recommendation_sources(request, ja)
+    else:
+        found = search(message, entities, embedding, store, model)
+    taken = {(ref.kind, ref.id) for ref in sources}
+    sources.extend(ref for ref in found if (ref.kind, ref.id) not in taken)
+    return Retrieval(sources=sources)
+
+
+def search(message: str, entities: Entities, embedding: QueryEmbedding | None, store: Searcher | None,
+           model: TaskModel | None) -> list[SourceRef]:
+    """Hybrid search in the vector store; keyword search when it cannot answer. (Before #11 this answered
+    recommendations too: scripts/eval_recommend.py --old runs it so.)"""
     found: list[SourceRef] = []
     if store is not None and embedding is not None:
         kinds = ["policy"] if store_question(message, entities, embedding, model) else None
@@ -149,10 +176,7 @@ def retrieve(message: str, lookups: ExactLookups, embedding: QueryEmbedding | No
         else:
             if not found:
                 degraded("empty", None)  # an index not yet filled (a fresh deploy before `mangaassist seed`)
-    if not found:
-        found = keyword_search(message, entities)
-    sources.extend(found)
-    return Retrieval(sources=sources)
+    return found or keyword_search(message, entities)
 
 
 def degraded(reason: str, error: Exception | None) -> None:
