@@ -89,7 +89,7 @@ def test_fallback_answers_fail_the_answer_checks(gateway: Gateway, faults: Fault
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     assert checks["connect"]["ok"] and checks["malformed frame -> INVALID_JSON"]["ok"]
     for name in ("answer (en)", "answer (ja)", "answers after the error"):
-        assert not checks[name]["ok"]
+        assert not checks[name]["ok"], checks[name]
         assert "validation.decision is 'fallback'" in checks[name]["detail"], checks[name]
     assert "FAILED: answer (en), answer (ja), answers after the error" in result.stderr
     assert "Traceback" not in result.stderr

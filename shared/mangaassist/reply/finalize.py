@@ -70,8 +70,13 @@ def finalize(state: TurnState, finished_ms: int | None = None, cold_start_ms: fl
     language = (reply_language(classification.language, state.request.locale) if classification
                 else message_language(state.request.message, state.request.locale))
     tiers = [*(state.answer.tiers if state.answer else []), *_failure_tiers(state)]
-    accepted = state.answer is not None and state.validation is not None and state.validation.decision == "accept"
+    # The canned apology passes Validate (it is safe) but is never an accepted answer: no model answered.
+    canned = state.answer is not None and state.answer.target is Target.CANNED
+    accepted = (state.answer is not None and not canned and state.validation is not None
+                and state.validation.decision == "accept")
     failures = list(state.validation.failures) if state.validation else []
+    if canned and not failures:
+        failures.append(f"unanswered:{state.route.reason}" if state.route else "unanswered")
     failures += [f"error:{f.error}" for f in (state.failure, state.retry_failure) if f is not None]
     text = state.answer.text if accepted and state.answer else canned_text(language)
     if not accepted and not any(t.target is Target.CANNED for t in tiers):
