@@ -172,7 +172,8 @@ def params_help(kind: str) -> str:
 # -- commands -------------------------------------------------------------------------------------------------------
 @jobs_app.command()
 def submit(
-    kind: Annotated[str, typer.Argument(help="cost-report, capacity-plan, tco, break-even or strategies.")],
+    kind: Annotated[str, typer.Argument(help="cost-report, capacity-plan, tco, break-even, strategies, "
+                                             "regression-run, load-test or optimize.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE (repeatable; VALUE is JSON "
                                                                           "when it parses; a.b=1 nests).")] = None,
     job_id: Annotated[str | None, typer.Option("--job-id", help="Your id for the job (default: generated).")] = None,
