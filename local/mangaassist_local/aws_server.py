@@ -2,7 +2,9 @@
 
 In front of moto's WSGI app:
 - Lambda Invoke (POST /2015-03-31/functions/<name>/invocations) runs the
-  project's handlers in-process (no Docker);
+  project's handlers on the stack's runtime (no Docker); the interpreter's
+  Lambda tasks call that runtime directly, as Step Functions calls Lambda
+  inside AWS, not back over HTTP;
 - StartSyncExecution runs the EXPRESS machine through moto's ASL interpreter
   and answers with the sync response shape;
 - bedrock-runtime and sagemaker-runtime paths go to the local model endpoint;
@@ -79,6 +81,44 @@ def _name_lambda_service_errors() -> None:
     StateTaskLambda._from_error = from_error  # type: ignore[method-assign]
 
 
+# The runtimes of the stacks in this process, newest last: the interpreter's Lambda tasks run on them directly.
+_RUNTIMES: list[Runtime] = []
+
+
+def _invoke_lambdas_directly() -> None:
+    """moto's interpreter invokes a Task's function with a boto3 client over HTTP back into this server: a request
+    to sign, a connection and a server thread for every state. Step Functions calls Lambda inside AWS; call the
+    runtime directly, with the Invoke API's outcomes: a function error as FunctionError, a throttle or an unknown
+    function as the ClientError the API returns (named Lambda.<code> by _name_lambda_service_errors). A function
+    no local runtime knows still goes over HTTP."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils._invoke_lambda_function
+    if getattr(original, "direct", False):
+        return
+
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        name = str(parameters["FunctionName"])
+        runtime = next((r for r in reversed(_RUNTIMES) if r.knows(name)), None)
+        if runtime is None:
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        body = parameters.get("Payload") or b"{}"
+        try:
+            result = runtime.invoke(name, json.loads(body))
+        except TooManyRequestsError as error:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": str(error)},
+                               "Reason": error.reason, "ResponseMetadata": {"HTTPStatusCode": 429}},
+                              "Invoke") from error
+        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
+        if result.error:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    invoke.direct = True  # type: ignore[attr-defined]
+    lambda_eval_utils._invoke_lambda_function = invoke
+
+
 def _cache_parsed_definitions() -> None:
     """moto parses the ASL text on every execution (~35 ms for ours): parse each definition once.
 
@@ -104,6 +144,8 @@ class LocalAwsApp:
         _cache_interpreter_clients()
         _cache_parsed_definitions()
         _name_lambda_service_errors()
+        _invoke_lambdas_directly()
+        _RUNTIMES.append(runtime)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._apps: dict[tuple[str, str], Any] = {}
         self.runtime = runtime
@@ -221,6 +263,7 @@ class LocalAwsServer:
     """LocalAwsApp on a port, in a background thread."""
 
     def __init__(self, app: LocalAwsApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
 
@@ -236,5 +279,7 @@ class LocalAwsServer:
         self._thread.start()
 
     def stop(self) -> None:
+        if self.app.runtime in _RUNTIMES:
+            _RUNTIMES.remove(self.app.runtime)
         self._server.shutdown()
         self._server.server_close()

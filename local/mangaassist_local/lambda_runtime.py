@@ -88,6 +88,8 @@ class Runtime(Protocol):
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation: ...
 
+    def knows(self, name_or_arn: str) -> bool: ...
+
     def invoke_json(self, name_or_arn: str, body: bytes) -> tuple[bytes, bool]: ...
 
 
@@ -113,6 +115,13 @@ class LambdaRuntime:
                 module_spec.loader.exec_module(module)
                 self._handlers[spec.logical_id] = getattr(module, func_name)
             return self._handlers[spec.logical_id]
+
+    def knows(self, name_or_arn: str) -> bool:
+        try:
+            self.template.function_by_name(name_or_arn)
+        except KeyError:
+            return False
+        return True
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         """Run the handler; TooManyRequestsError when its reserved concurrency is in use."""

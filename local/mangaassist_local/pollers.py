@@ -36,6 +36,7 @@ log = logging.getLogger("mangaassist_local.pollers")
 
 MAX_RECEIVE = 10  # ReceiveMessage's own limit per call
 WAIT_SECONDS = 1  # short long-polls keep stop() quick
+WINDOW_POLL_SECONDS = 0.25  # how often a batching window shorter than a second looks for more messages
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,9 @@ class SqsPollers:
             if messages and mapping.window_seconds <= 0:
                 break  # no window: invoke with whatever one receive returned, as Lambda does
             if not received and wait == 0:
-                self._stop.wait(0.05)
+                # Inside a sub-second window SQS cannot long-poll (WaitTimeSeconds is whole seconds): look again
+                # a few times a second, not continuously, so an open window costs the stack little CPU.
+                self._stop.wait(min(WINDOW_POLL_SECONDS, remaining))
         return messages
 
     def _record(self, mapping: SqsMapping, message: dict[str, Any]) -> dict[str, Any]:

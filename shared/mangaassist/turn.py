@@ -6,6 +6,10 @@ Each Task writes its own key (ResultPath), so the document stays small
 
 from __future__ import annotations
 
+import base64
+import binascii
+import sys
+from array import array
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -93,12 +97,37 @@ class TurnConfig(Model):
 
 
 class QueryEmbedding(Model):
-    """The user message's embedding, computed once per turn (EmbedQuery) for Classify and Retrieve."""
+    """The user message's embedding, computed once per turn (EmbedQuery) for Classify and Retrieve.
+
+    In the state document the vector is base64 of little-endian float32, the model's own precision: a third
+    of the JSON list's size, and one string for Step Functions to carry through every state instead of
+    hundreds of numbers. A list is still accepted (older events, tests).
+    """
 
     model_id: str
     vector: list[float]
     elapsed_ms: float = 0.0
     cold_start_ms: float = 0.0  # this step's environment started cold: its init time
+
+    @field_validator("vector", mode="before")
+    @classmethod
+    def _unpack(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            packed = array("f", base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError) as error:
+            raise ValueError("vector must be a list of numbers or base64 of float32") from error
+        if sys.byteorder != "little":
+            packed.byteswap()
+        return packed.tolist()
+
+    @field_serializer("vector", when_used="json")
+    def _pack(self, value: list[float]) -> str:
+        packed = array("f", value)
+        if sys.byteorder != "little":
+            packed.byteswap()
+        return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
 class Entities(Model):
