@@ -19,13 +19,17 @@ HANDLERS = {
     "Slow": "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n",
     "DevOnly": "import moto  # in the dev venv, never in a Lambda environment\n\ndef handler(event, context):\n"
                "    return 'unreachable'\n",
+    "Counter": "import os, time\n\nCALLS = []\n\ndef handler(event, context):\n    CALLS.append(1)\n"
+               "    time.sleep(event.get('sleep', 0))\n"
+               "    return {'pid': os.getpid(), 'parent': os.getppid(), 'calls': len(CALLS),\n"
+               "            'init': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']}\n",
     "Fails": "class OrderLookupError(Exception):\n    pass\n\ndef handler(event, context):\n"
              "    raise OrderLookupError('no such order')\n",
 }
 
 
-@pytest.fixture
-def runtime(tmp_path: Path):
+@pytest.fixture(params=[True, False], ids=["snapshots", "fresh-processes"])
+def runtime(tmp_path: Path, request: pytest.FixtureRequest):
     resources = ""
     for name, code in HANDLERS.items():
         (tmp_path / "build" / name).mkdir(parents=True)
@@ -45,7 +49,8 @@ def runtime(tmp_path: Path):
     for part in ("layer/python", "runtime"):
         (tmp_path / part).mkdir(parents=True)
     layout = BuildLayout(build_dir=tmp_path / "build", layer_dir=tmp_path / "layer", runtime_dir=tmp_path / "runtime")
-    rt = ProcessRuntime(Template(tmp_path / "build" / "template.yaml", "ap-northeast-1"), layout, {"STAGE": "t"})
+    rt = ProcessRuntime(Template(tmp_path / "build" / "template.yaml", "ap-northeast-1"), layout, {"STAGE": "t"},
+                        snapshots=request.param)
     yield rt
     rt.stop()
 
@@ -113,7 +118,7 @@ def test_the_source_tree_runs_in_worker_processes_as_deployed(tmp_path: Path) ->
         assert classify(on_demand)["cold_start_ms"] > 0
         assert classify(on_demand)["cold_start_ms"] == 0  # the same environment, warm
         assert len(on_demand.cold_starts["ClassifyFunction"]) == 1
-        worker = on_demand._pools["ClassifyFunction"].idle[0].process
+        worker = on_demand._pools["ClassifyFunction"].idle[0]
         assert worker.pid != os.getpid()
     finally:
         on_demand.stop()
@@ -124,3 +129,36 @@ def test_the_source_tree_runs_in_worker_processes_as_deployed(tmp_path: Path) ->
         assert classify(provisioned)["cold_start_ms"] == 0
     finally:
         provisioned.stop()
+
+
+def test_concurrent_invocations_each_get_an_environment_of_their_own(runtime: ProcessRuntime) -> None:
+    """Three at once: three environments (one invocation at a time each), none sharing module state; with
+    snapshots all three are forked from one initialised process and the init phase ran once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: runtime.invoke("Counter", {"sleep": 0.5}), range(3)))
+    replies = [r.payload for r in results]
+    assert all(not r.error for r in results), replies
+    assert len({r["pid"] for r in replies}) == 3
+    assert [r["calls"] for r in replies] == [1, 1, 1]  # each environment's own memory
+    assert len(runtime.cold_starts["Counter"]) == 3
+    if runtime.snapshots:
+        assert len({r["parent"] for r in replies}) == 1 and replies[0]["parent"] != os.getpid()
+        assert {r["init"] for r in replies} == {"snap-start"}
+        assert list(runtime._snapshots) == ["Counter"]  # one init phase for the three
+    else:
+        assert {r["parent"] for r in replies} == {os.getpid()}
+        assert {r["init"] for r in replies} == {"on-demand"}
+    again = runtime.invoke("Counter", {})
+    assert again.payload["calls"] == 2 and again.payload["pid"] in {r["pid"] for r in replies}  # reused warm
+
+
+def test_a_dead_snapshot_is_replaced(tmp_path: Path, runtime: ProcessRuntime) -> None:
+    if not runtime.snapshots:
+        pytest.skip("fresh processes have no snapshot")
+    assert not runtime.invoke("Echo", {}).error
+    runtime._snapshots["Echo"].process.stop()
+    runtime.stop()  # and every environment: the next invocation must start from nothing
+    assert runtime.invoke("Echo", {"n": 3}).payload["echo"] == {"n": 3}
+    assert runtime._snapshots["Echo"].alive()
