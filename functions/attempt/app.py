@@ -6,8 +6,10 @@ The state machine passes {"mode": "first"|"retry", "state": <turn>}.
 from typing import Any
 
 from mangaassist.answer.attempt import attempt, retry_other_tier
-from mangaassist.lambda_task import state_task
-from mangaassist.turn import Answer, TurnState
+from mangaassist.answer.health import health_board
+from mangaassist.lambda_task import prime, state_task
+from mangaassist.text import find_titles
+from mangaassist.turn import Answer, Target, TurnState
 from mangaassist.wiring import model_client, observe_model_call
 
 
@@ -25,3 +27,5 @@ _first, _again = state_task(_attempt), state_task(_retry)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step = _again if event.get("mode") == "retry" else _first
     return step(event["state"], context)
+
+prime(lambda: model_client(Target.HAIKU), health_board, lambda: find_titles(""))

@@ -1,6 +1,7 @@
 """Classify state: task, language, complexity, entities of the user's message."""
 
-from mangaassist.lambda_task import state_task
+from mangaassist.lambda_task import prime, state_task
+from mangaassist.text import find_titles
 from mangaassist.turn import Classification, TurnState
 from mangaassist.understand.classify import classify
 from mangaassist.understand.task_model import installed_model
@@ -11,3 +12,5 @@ def _classify(state: TurnState) -> Classification:
 
 
 lambda_handler = state_task(_classify)
+
+prime(installed_model, lambda: find_titles(""))

@@ -4,6 +4,7 @@ from typing import Any
 
 from mangaassist.adapters import aws
 from mangaassist.adapters.connections import ConnectionStore
+from mangaassist.lambda_task import prime
 from mangaassist.settings import settings
 
 
@@ -12,3 +13,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ConnectionStore(aws.table(settings().require("connections_table"))).add(ctx["connectionId"],
                                                                   ctx.get("identity", {}).get("sourceIp"))
     return {"statusCode": 200}
+
+prime(lambda: aws.table(settings().require("connections_table")))

@@ -1,6 +1,6 @@
 """EmbedQuery state: the user message's embedding, once per turn."""
 
-from mangaassist.lambda_task import state_task
+from mangaassist.lambda_task import prime, state_task
 from mangaassist.turn import QueryEmbedding, TurnState
 from mangaassist.wiring import embedder
 
@@ -11,3 +11,5 @@ def _embed(state: TurnState) -> QueryEmbedding:
 
 
 lambda_handler = state_task(_embed)
+
+prime(embedder)

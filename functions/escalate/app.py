@@ -1,8 +1,10 @@
 """Escalate state: the stronger tier after a low-confidence answer, or the fallback after a failure."""
 
 from mangaassist.answer.attempt import escalate
-from mangaassist.lambda_task import state_task
-from mangaassist.turn import Answer, TurnState
+from mangaassist.answer.health import health_board
+from mangaassist.lambda_task import prime, state_task
+from mangaassist.text import find_titles
+from mangaassist.turn import Answer, Target, TurnState
 from mangaassist.wiring import model_client, observe_model_call
 
 
@@ -11,3 +13,5 @@ def _escalate(state: TurnState) -> Answer:
 
 
 lambda_handler = state_task(_escalate)
+
+prime(lambda: model_client(Target.SONNET), health_board, lambda: find_titles(""))

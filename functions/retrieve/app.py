@@ -1,6 +1,7 @@
 """Retrieve state: catalog and policy sources plus exact product and order lookups."""
 
-from mangaassist.lambda_task import state_task
+from mangaassist.lambda_task import prime, state_task
+from mangaassist.text import find_titles
 from mangaassist.turn import Retrieval, TurnState
 from mangaassist.understand.retrieve import retrieve
 from mangaassist.understand.task_model import installed_model
@@ -14,3 +15,5 @@ def _retrieve(state: TurnState) -> Retrieval:
 
 
 lambda_handler = state_task(_retrieve)
+
+prime(installed_model, lookups, order_limit, vector_store, lambda: find_titles(""))

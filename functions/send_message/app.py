@@ -12,6 +12,7 @@ from mangaassist.chat.conversation import ChatPorts, handle_frame, sync_output
 from mangaassist.chat.limits import budget_stop, limits
 from mangaassist.chat.sessions import DynamoHistory
 from mangaassist.errors import TurnTimeoutError
+from mangaassist.lambda_task import prime
 from mangaassist.protocol import decode_body
 from mangaassist.reply.cache import answer_cache
 from mangaassist.settings import settings
@@ -41,3 +42,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body, is_base64 = decode_body(event)
     handle_frame(body, is_base64, ctx["connectionId"], ports, principal=principal_from_event(event))
     return {"statusCode": 200}
+
+prime(aws.sync_states, lambda: aws.client("sqs"), answer_cache, limits, budget_stop,
+      lambda: aws.table(settings().require("sessions_table")))

@@ -9,6 +9,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from mangaassist.adapters import aws
 from mangaassist.chat.session_writes import parse_record, write_turns
+from mangaassist.lambda_task import prime
 from mangaassist.settings import settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -28,3 +29,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureRes
     failed = write_turns(aws.client("dynamodb"), settings().require("sessions_table"), parsed) if parsed else set()
     response["batchItemFailures"] += [{"itemIdentifier": message_id} for message_id in sorted(failed)]
     return response
+
+prime(lambda: aws.client("dynamodb"))

