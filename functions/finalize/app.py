@@ -8,7 +8,7 @@ from mangaassist.answer.routing import jst_day
 from mangaassist.lambda_task import cold_start_ms, logger, prime
 from mangaassist.reply.cache import TTL_SECONDS, answer_cache, cache_key, cacheable
 from mangaassist.reply.finalize import customer_data_used, finalize, history_used
-from mangaassist.reply.semantic_cache import semantic_cache
+from mangaassist.reply.semantic_cache import prepare_semantic_cache, semantic_cache
 from mangaassist.telemetry import record_cache_hit, record_turn
 from mangaassist.text import find_titles
 from mangaassist.turn import TurnState
@@ -34,4 +34,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     record_turn(meta)
     return frame
 
-prime(spend_ledger, answer_cache, semantic_cache, lambda: find_titles(""))
+prime(spend_ledger, answer_cache, prepare_semantic_cache, lambda: find_titles(""))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from mangaassist.answer.health import CHAIN, health_board
 from mangaassist.answer.routing import avoid_open_circuits, decide, jst_day, spent_today_or_none
 from mangaassist.lambda_task import prime, state_task
-from mangaassist.reply.semantic_cache import semantic_cache
+from mangaassist.reply.semantic_cache import prepare_semantic_cache, semantic_cache
 from mangaassist.tuning.runtime_config import current_record, turn_tuning
 from mangaassist.turn import RouteDecision, TurnState
 from mangaassist.wiring import spend_ledger
@@ -32,4 +32,4 @@ def _route(state: TurnState) -> RouteDecision:
 
 lambda_handler = state_task(_route)
 
-prime(spend_ledger, semantic_cache, health_board)
+prime(spend_ledger, prepare_semantic_cache, health_board)

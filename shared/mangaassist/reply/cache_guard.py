@@ -101,6 +101,7 @@ class Guard:
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+@cache  # hundreds of catalog names: more than re's own cache of compiled patterns holds
 def _pattern(name: str, whole_katakana: bool = False) -> re.Pattern[str]:
     folded = normalize(name)
     if folded.isascii():

@@ -108,6 +108,13 @@ class RedisSemanticStore:
                 self._indexes[dims] = index
             return self._indexes[dims]
 
+    def prepare(self, dims: int) -> None:
+        """The imports and the index, made ahead of the first lookup (init-phase work: lambda_task.prime)."""
+        import numpy  # noqa: F401 - imported now, not in a turn
+        import redisvl.query  # noqa: F401
+
+        self._index(dims)
+
     def nearest(self, guard_key: str, vector: Sequence[float]) -> tuple[float, dict[str, Any]] | None:
         from redisvl.query import VectorQuery
         from redisvl.query.filter import Tag
@@ -181,3 +188,10 @@ def semantic_cache() -> SemanticCache | None:
         provider = ElastiCacheIAMProvider(s.redis_iam_user, s.semantic_cache_name, s.region, serverless=False)
     return SemanticCache(RedisSemanticStore(s.semantic_cache_url, provider), s.semantic_cache_max_distance,
                          s.semantic_cache_ttls)
+
+
+def prepare_semantic_cache() -> None:
+    """Init-phase work for the functions that use the semantic cache (Route, Finalize): see lambda_task.prime."""
+    semantic = semantic_cache()
+    if semantic is not None and isinstance(semantic.store, RedisSemanticStore):
+        semantic.store.prepare(settings().embedding_dimensions)
