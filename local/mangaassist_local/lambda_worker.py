@@ -82,9 +82,11 @@ def restore_environments(control: socket.socket, handler: Callable[..., Any] | N
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             control.close()
             ready.close()
-            os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = message.decode()
+            initialization = message.decode()
+            os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization
             package = sys.modules.get("mangaassist")
-            if package is not None and hasattr(package, "IMPORTED_AT"):
+            # The first environment of an on-demand snapshot waited for the init phase: its cold start counts it.
+            if initialization == "snap-start" and package is not None and hasattr(package, "IMPORTED_AT"):
                 setattr(package, "IMPORTED_AT", time.perf_counter())  # noqa: B010 - a restored environment's cold start is its restore
             requests = os.fdopen(fds[0], "r", encoding="utf-8")
             replies = os.fdopen(fds[1], "w", encoding="utf-8", buffering=1)

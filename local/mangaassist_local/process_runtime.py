@@ -274,8 +274,11 @@ class ProcessRuntime:
             self.init_ms.setdefault(spec.logical_id, environment.init_ms)
             return environment
         snapshot, made = self._snapshot(spec)
-        # A restored environment reports its restore as its cold start ("snap-start"), unless started ahead of time.
-        environment = snapshot.restore("snap-start" if initialization == "on-demand" else initialization)
+        # A restored environment reports its restore as its cold start ("snap-start"); the first one of a snapshot
+        # made for this invocation waited for the init phase too, and reports it ("on-demand"), as Lambda would.
+        if initialization == "on-demand" and not made:
+            initialization = "snap-start"
+        environment = snapshot.restore(initialization)
         if made:
             environment.init_ms = round(environment.init_ms + snapshot.init_ms, 1)
         return environment

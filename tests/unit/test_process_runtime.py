@@ -145,7 +145,8 @@ def test_concurrent_invocations_each_get_an_environment_of_their_own(runtime: Pr
     assert len(runtime.cold_starts["Counter"]) == 3
     if runtime.snapshots:
         assert len({r["parent"] for r in replies}) == 1 and replies[0]["parent"] != os.getpid()
-        assert {r["init"] for r in replies} == {"snap-start"}
+        # The first waited for the init phase (a cold start as Lambda reports it); the others were restored.
+        assert sorted(r["init"] for r in replies) == ["on-demand", "snap-start", "snap-start"]
         assert list(runtime._snapshots) == ["Counter"]  # one init phase for the three
     else:
         assert {r["parent"] for r in replies} == {os.getpid()}
