@@ -6,7 +6,7 @@ its own synchronous WebSocket, timing send -> reply with time.perf_counter, perc
 statistics.quantiles. Both send SPEC §3's production mix (the same message maker, different seeds, unique
 messages). Prints both sets of figures and whether each percentile agrees within 20%.
 
-    .venv/bin/python bench/loadtest_crosscheck.py --url http://127.0.0.1:18080 --rate 5 --duration 30
+    .venv/bin/python bench/loadtest_crosscheck.py --url http://127.0.0.1:18080 --rate 5 --duration 30 [--warm-up 15]
 """
 
 from __future__ import annotations
@@ -72,10 +72,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--warm-up", type=float, default=15.0, metavar="SECONDS",
+                        help="send the same rate for this long first, unmeasured: on a fresh stack whichever client "
+                             "ran first would pay for starting the Lambda environments the other then reuses")
     parser.add_argument("--loadtest-json", default=None, help="compare with this `mangaassist loadtest --json` "
                                                               "output instead of running it first")
     args = parser.parse_args()
     ws_url = websocket_url(args.url, None, None, None)
+    if args.warm_up > 0 and not args.loadtest_json:
+        print(f"warming up: {args.rate:g} turns/s for {args.warm_up:g} s (not measured)", flush=True)
+        independent_client(ws_url, args.rate, args.warm_up, args.seed + 200, args.timeout)
     if args.loadtest_json:
         summary = LoadSummary.model_validate_json(open(args.loadtest_json, encoding="utf-8").read())
     else:

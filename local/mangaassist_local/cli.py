@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import sys
-import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -113,10 +113,12 @@ def serve(
                f"  model latency  {latency or 'zero'}\n"
                f"  functions      {_functions_line(build, in_process, warm_containers)}\n"
                "Ctrl-C stops it.")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # SIGTERM stops the stack as Ctrl-C does. (A handler that set an Event deadlocked: it runs on the main thread,
+    # which can be holding that Event's lock inside wait(), and the stack never stopped.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        stopped.wait()
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
