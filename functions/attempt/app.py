@@ -8,7 +8,7 @@ from typing import Any
 from mangaassist.answer.attempt import attempt, retry_other_tier
 from mangaassist.answer.health import health_board
 from mangaassist.lambda_task import prime, state_task
-from mangaassist.text import find_titles
+from mangaassist.text import prepare_titles
 from mangaassist.turn import Answer, Target, TurnState
 from mangaassist.wiring import model_client, observe_model_call
 
@@ -28,4 +28,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step = _again if event.get("mode") == "retry" else _first
     return step(event["state"], context)
 
-prime(lambda: model_client(Target.HAIKU), health_board, lambda: find_titles(""))
+prime(lambda: model_client(Target.HAIKU), health_board, prepare_titles)

@@ -1,7 +1,7 @@
 """Classify state: task, language, complexity, entities of the user's message."""
 
 from mangaassist.lambda_task import prime, state_task
-from mangaassist.text import find_titles
+from mangaassist.text import prepare_titles
 from mangaassist.turn import Classification, TurnState
 from mangaassist.understand.classify import classify
 from mangaassist.understand.task_model import installed_model
@@ -13,4 +13,4 @@ def _classify(state: TurnState) -> Classification:
 
 lambda_handler = state_task(_classify)
 
-prime(installed_model, lambda: find_titles(""))
+prime(installed_model, prepare_titles)

@@ -3,7 +3,7 @@
 from mangaassist.answer.attempt import escalate
 from mangaassist.answer.health import health_board
 from mangaassist.lambda_task import prime, state_task
-from mangaassist.text import find_titles
+from mangaassist.text import prepare_titles
 from mangaassist.turn import Answer, Target, TurnState
 from mangaassist.wiring import model_client, observe_model_call
 
@@ -14,4 +14,4 @@ def _escalate(state: TurnState) -> Answer:
 
 lambda_handler = state_task(_escalate)
 
-prime(lambda: model_client(Target.SONNET), health_board, lambda: find_titles(""))
+prime(lambda: model_client(Target.SONNET), health_board, prepare_titles)

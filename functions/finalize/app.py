@@ -10,7 +10,7 @@ from mangaassist.reply.cache import TTL_SECONDS, answer_cache, cache_key, cachea
 from mangaassist.reply.finalize import customer_data_used, finalize, history_used
 from mangaassist.reply.semantic_cache import prepare_semantic_cache, semantic_cache
 from mangaassist.telemetry import record_cache_hit, record_turn
-from mangaassist.text import find_titles
+from mangaassist.text import prepare_titles
 from mangaassist.turn import TurnState
 from mangaassist.wiring import spend_ledger
 
@@ -34,4 +34,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     record_turn(meta)
     return frame
 
-prime(spend_ledger, answer_cache, prepare_semantic_cache, lambda: find_titles(""))
+prime(spend_ledger, answer_cache, prepare_semantic_cache, prepare_titles)

@@ -1,7 +1,7 @@
 """Retrieve state: catalog and policy sources plus exact product and order lookups."""
 
 from mangaassist.lambda_task import prime, state_task
-from mangaassist.text import find_titles
+from mangaassist.text import prepare_titles
 from mangaassist.turn import Retrieval, TurnState
 from mangaassist.understand.retrieve import retrieve
 from mangaassist.understand.task_model import installed_model
@@ -16,4 +16,4 @@ def _retrieve(state: TurnState) -> Retrieval:
 
 lambda_handler = state_task(_retrieve)
 
-prime(installed_model, lookups, order_limit, vector_store, lambda: find_titles(""))
+prime(installed_model, lookups, order_limit, vector_store, prepare_titles)

@@ -2,7 +2,7 @@
 
 from mangaassist.lambda_task import prime, state_task
 from mangaassist.reply.validate import validate
-from mangaassist.text import find_titles, reply_language
+from mangaassist.text import prepare_titles, reply_language
 from mangaassist.turn import TurnState, Validation
 
 
@@ -17,4 +17,4 @@ def _validate(state: TurnState) -> Validation:
 
 lambda_handler = state_task(_validate)
 
-prime(lambda: find_titles(""))
+prime(prepare_titles)

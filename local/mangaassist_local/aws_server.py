@@ -100,7 +100,7 @@ def _invoke_lambdas_directly() -> None:
 
     def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
         name = str(parameters["FunctionName"])
-        runtime = next((r for r in reversed(_RUNTIMES) if r.knows(name)), None)
+        runtime = next((r for r in reversed(_RUNTIMES) if r.template.has_function(name)), None)
         if runtime is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
         body = parameters.get("Payload") or b"{}"

@@ -83,12 +83,11 @@ class Runtime(Protocol):
     """What the gateway, the pollers and the AWS endpoint need of a runtime: in-process (LambdaRuntime) or
     worker processes running a `sam build` output (process_runtime.ProcessRuntime)."""
 
+    template: Template
     invocations: dict[str, int]
     gate: ConcurrencyGate
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation: ...
-
-    def knows(self, name_or_arn: str) -> bool: ...
 
     def invoke_json(self, name_or_arn: str, body: bytes) -> tuple[bytes, bool]: ...
 
@@ -115,13 +114,6 @@ class LambdaRuntime:
                 module_spec.loader.exec_module(module)
                 self._handlers[spec.logical_id] = getattr(module, func_name)
             return self._handlers[spec.logical_id]
-
-    def knows(self, name_or_arn: str) -> bool:
-        try:
-            self.template.function_by_name(name_or_arn)
-        except KeyError:
-            return False
-        return True
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         """Run the handler; TooManyRequestsError when its reserved concurrency is in use."""

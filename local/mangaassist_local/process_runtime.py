@@ -314,13 +314,6 @@ class ProcessRuntime:
             self._environments.discard(environment)
         environment.stop()
 
-    def knows(self, name_or_arn: str) -> bool:
-        try:
-            self.template.function_by_name(name_or_arn)
-        except KeyError:
-            return False
-        return True
-
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         """Run one invocation in an environment; TooManyRequestsError when the reserved concurrency is in use."""
         spec = self.template.function_by_name(name_or_arn)

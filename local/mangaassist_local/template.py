@@ -220,6 +220,13 @@ class Template:
                 return spec
         raise KeyError(name)
 
+    def has_function(self, name_or_arn: str) -> bool:
+        try:
+            self.function_by_name(name_or_arn)
+        except KeyError:
+            return False
+        return True
+
     def state_machine(self, endpoint: str) -> tuple[str, str]:
         """(name, definition) of the chat-turn machine with its substitutions applied."""
         (logical_id, res), = self.of_type("AWS::Serverless::StateMachine").items()

@@ -73,6 +73,11 @@ def _title_patterns() -> list[tuple[str, re.Pattern[str], str]]:
     return patterns
 
 
+def prepare_titles() -> None:
+    """Compile the catalog's title patterns now (init-phase work: see lambda_task.prime)."""
+    _title_patterns()
+
+
 def _title_matches(folded: str) -> list[tuple[tuple[int, int], str]]:
     """Non-overlapping (span, series id) matches, longer names first.
 
