@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+import cheroot.wsgi
 from moto.core.config import default_user_config
 from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from mangaassist_local.faults import parse_faults
@@ -186,6 +186,15 @@ def _copy_states_faster() -> None:
             module.copy = _JsonCopy()  # type: ignore[attr-defined]
 
 
+def _backend_app(service: Any) -> Any:
+    """moto's Flask app for one service, out of debug mode. In debug mode Flask builds a new class for every
+    request's form data (a developer hint about multipart forms), about a twentieth of the serve process's
+    CPU; a debug-mode exception traceback is no use to an AWS client anyway."""
+    app = create_backend_app(service)
+    app.debug = False
+    return app
+
+
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -200,7 +209,7 @@ class LocalAwsApp:
         _name_lambda_service_errors()
         _invoke_lambdas_directly()
         _RUNTIMES.append(runtime)
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = DomainDispatcherApplication(_backend_app)
         self._apps: dict[tuple[str, str], Any] = {}
         self.runtime = runtime
         self.models = models
@@ -308,22 +317,31 @@ class LocalAwsApp:
         return Response(json.dumps(body, default=str), mimetype="application/x-amz-json-1.0")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # one line per AWS call would drown the stack's own log
-
-
 class LocalAwsServer:
-    """LocalAwsApp on a port, in a background thread."""
+    """LocalAwsApp on a port, served by cheroot in a background thread.
+
+    cheroot keeps HTTP/1.1 connections alive between requests, as AWS endpoints do. werkzeug's development
+    server closes every connection, so each AWS call paid a TCP connect, a new server thread and the client's
+    connection setup (about 14 per turn). Idle connections wait in cheroot's selector, not in a thread.
+    """
+
+    # Requests that block hold a worker thread: a StartSyncExecution for the whole turn, and the handlers' own
+    # calls during it. The pool is fixed, so it is sized for the worst backlog the deadlines allow (a turn
+    # lasts at most ~10 s: 20 turns/s x 10 s x 2) with room to spare.
+    THREADS = 512
 
     def __init__(self, app: LocalAwsApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+        self._server = cheroot.wsgi.Server((host, port), app, numthreads=self.THREADS, timeout=60,
+                                           request_queue_size=128, server_name="mangaassist-local-aws")
+        # cheroot closes any connection beyond its default 10 kept alive; every worker process has its own pool.
+        self._server.keep_alive_conn_limit = 1024
+        self._server.prepare()  # binds now, so the port is known (and a busy one fails here)
+        self._thread = threading.Thread(target=self._server.serve, name="local-aws", daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port)
+        return int(self._server.bind_addr[1])
 
     @property
     def endpoint(self) -> str:
@@ -335,5 +353,4 @@ class LocalAwsServer:
     def stop(self) -> None:
         if self.app.runtime in _RUNTIMES:
             _RUNTIMES.remove(self.app.runtime)
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()

@@ -21,6 +21,21 @@ from mangaassist.catalog.documents import Document
 from mangaassist.textnorm import tokens
 
 
+class _Postings:
+    """term -> {document id: term frequency}, with each document's length: a BM25 query then touches only the
+    documents that hold its terms, instead of recounting the whole corpus on every search."""
+
+    def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
+        self.count = len(docs) or 1
+        sizes = {doc_id: sum(meta["terms"].values()) for doc_id, meta in docs.items()}
+        self.average_length = sum(sizes.values()) / self.count
+        self.lengths = {doc_id: size or 1 for doc_id, size in sizes.items()}
+        self.postings: dict[str, dict[str, int]] = {}
+        for doc_id, meta in docs.items():
+            for term, tf in meta["terms"].items():
+                self.postings.setdefault(term, {})[doc_id] = tf
+
+
 class EmbeddedVectorStore:
     """In-process index: cosine k-NN over a numpy matrix and BM25 over our tokenizer, saved under `path`."""
 
@@ -31,6 +46,7 @@ class EmbeddedVectorStore:
         self._vectors: dict[str, np.ndarray] = {}
         self._stamp = 0.0
         self._matrix: tuple[list[str], np.ndarray] | None = None
+        self._postings: _Postings | None = None  # BM25's inverted index, rebuilt when the documents change
         if path is not None:
             self._reload()
 
@@ -50,7 +66,7 @@ class EmbeddedVectorStore:
         with np.load(vectors_file) as data:
             vectors = {doc_id: data[doc_id] for doc_id in data.files}
         self._docs = {doc_id: {**meta, "terms": Counter(meta["terms"])} for doc_id, meta in docs.items()}
-        self._vectors, self._stamp, self._matrix = vectors, stamp, None
+        self._vectors, self._stamp, self._matrix, self._postings = vectors, stamp, None, None
 
     def _save(self) -> None:
         if self.path is None:
@@ -93,7 +109,7 @@ class EmbeddedVectorStore:
             for doc_id in removed:
                 self._vectors.pop(doc_id, None)
             if removed:
-                self._matrix = None
+                self._matrix = self._postings = None
                 self._save()
             return len(removed)
 
@@ -111,27 +127,24 @@ class EmbeddedVectorStore:
                 self._vectors[doc.id] = np.asarray(vector, dtype=np.float32)
                 changed = True
             if changed:
-                self._matrix = None
+                self._matrix = self._postings = None
                 self._save()
         return []
 
     def _bm25(self, text: str, allowed: set[str]) -> list[str]:
-        query = set(tokens(text))
-        n = len(self._docs) or 1
-        avg = sum(sum(m["terms"].values()) for m in self._docs.values()) / n
-        df = Counter(t for m in self._docs.values() for t in m["terms"] if t in query)
-        scored = []
-        for doc_id in allowed:
-            terms = self._docs[doc_id]["terms"]
-            length = sum(terms.values()) or 1
-            score = 0.0
-            for term in query & terms.keys():
-                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
-                tf = terms[term]
-                score += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / avg))
-            if score > 0:
-                scored.append((score, doc_id))
-        return [doc_id for _, doc_id in sorted(scored, reverse=True)[:CANDIDATES]]
+        if self._postings is None:
+            self._postings = _Postings(self._docs)
+        index = self._postings
+        scores: Counter[str] = Counter()
+        for term in set(tokens(text)):
+            postings = index.postings.get(term, {})
+            idf = math.log(1 + (index.count - len(postings) + 0.5) / (len(postings) + 0.5))
+            for doc_id, tf in postings.items():
+                if doc_id in allowed:
+                    norm = 0.25 + 0.75 * index.lengths[doc_id] / index.average_length
+                    scores[doc_id] += idf * tf * 2.2 / (tf + 1.2 * norm)
+        ranked = sorted(((score, doc_id) for doc_id, score in scores.items() if score > 0), reverse=True)
+        return [doc_id for _, doc_id in ranked[:CANDIDATES]]
 
     def _knn(self, vector: Sequence[float], allowed: set[str]) -> list[str]:
         if self._matrix is None:
