@@ -7,8 +7,8 @@ In front of moto's WSGI app:
   inside AWS, not back over HTTP;
 - StartSyncExecution runs the EXPRESS machine through moto's ASL interpreter
   and answers with the sync response shape;
-- bedrock-runtime and sagemaker-runtime paths go to the local model endpoint;
-- requests signed for "aoss" go to the OpenSearch stand-in (mangaassist_local.opensearch).
+- bedrock-runtime and sagemaker-runtime paths, requests signed for "aoss" (OpenSearch) and the fault switch go
+  to mangaassist_local.model_server: in this process, or forwarded to that server's own process.
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from moto.core.config import default_user_config
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from mangaassist_local.faults import parse_faults
+from mangaassist_local import model_server
 from mangaassist_local.lambda_runtime import Runtime, TooManyRequestsError
-from mangaassist_local.model_endpoint import ModelEndpoint
-from mangaassist_local.opensearch import LocalOpenSearch
+from mangaassist_local.model_server import ModelApp, RemoteModels
 from mangaassist_local.template import ACCOUNT
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
-_CONVERSE = re.compile(r"^/model/(?P<model>.+)/(?P<op>converse|invoke)$")
-_SAGEMAKER = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 
 
 def _cache_interpreter_clients() -> None:
@@ -199,8 +196,7 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_req
 
 
 class LocalAwsApp:
-    def __init__(self, runtime: Runtime, models: ModelEndpoint, region: str,
-                 opensearch: LocalOpenSearch | None = None) -> None:
+    def __init__(self, runtime: Runtime, models: ModelApp | RemoteModels, region: str) -> None:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         _cache_interpreter_clients()
         _cache_parsed_definitions()
@@ -212,20 +208,16 @@ class LocalAwsApp:
         self.moto = DomainDispatcherApplication(_backend_app)
         self._apps: dict[tuple[str, str], Any] = {}
         self.runtime = runtime
-        self.models = models
+        self.models = models  # in this process, or the model server's process (forwarded to)
         self.region = region
-        self.opensearch = opensearch or LocalOpenSearch()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/_mangaassist/faults":
-            return self._faults(Request(environ))(environ, start_response)
-        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if scope is not None and scope.group(2) == "aoss":  # OpenSearch Serverless, signed by opensearch-py
-            return self.opensearch(Request(environ))(environ, start_response)
-        if method == "POST":
-            response = self._route(Request(environ), path)
+        if model_server.serves(environ):
+            models = self.models
+            answer = models.respond(Request(environ)) if isinstance(models, ModelApp) else models.forward(environ)
+            return answer(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            response = self._route(Request(environ), environ.get("PATH_INFO", ""))
             if response is not None:
                 return response(environ, start_response)
         return self._moto_app(environ)(environ, start_response)
@@ -248,27 +240,9 @@ class LocalAwsApp:
     def _route(self, request: Request, path: str) -> Response | None:
         if match := _INVOKE.match(path):
             return self._invoke(request, unquote(match["name"]))
-        if match := _CONVERSE.match(path):
-            model = unquote(match["model"])
-            if match["op"] == "converse":
-                return self.models.converse(request, model)
-            return self.models.invoke_model(request, model)
-        if match := _SAGEMAKER.match(path):
-            return self.models.invoke_endpoint(request, unquote(match["name"]))
         if request.headers.get("X-Amz-Target") == "AWSStepFunctions.StartSyncExecution":
             return self._start_sync_execution(request)
         return None
-
-    def _faults(self, request: Request) -> Response:
-        """GET the model faults in force, PUT {"faults": [...]} to replace them (the CLI's --fault)."""
-        previous = [str(fault) for fault in self.models.faults.faults]
-        if request.method == "PUT":
-            try:
-                specs = request.get_json(force=True)["faults"]
-                self.models.faults.set(parse_faults(specs))
-            except (KeyError, TypeError, ValueError) as error:
-                return Response(json.dumps({"message": str(error)}), status=400, mimetype="application/json")
-        return Response(json.dumps({"previous": previous}), mimetype="application/json")
 
     def _invoke(self, request: Request, name: str) -> Response:
         try:

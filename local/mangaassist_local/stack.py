@@ -27,6 +27,7 @@ from mangaassist_local.faults import FaultPlan
 from mangaassist_local.lambda_runtime import LambdaRuntime
 from mangaassist_local.latency import Latency
 from mangaassist_local.model_endpoint import ModelEndpoint
+from mangaassist_local.model_server import ModelApp, RemoteModels
 from mangaassist_local.opensearch import LocalOpenSearch
 from mangaassist_local.process_runtime import BuildLayout, Layout, ProcessRuntime, SourceLayout
 from mangaassist_local.redis_local import semantic_env
@@ -55,9 +56,10 @@ class LocalAws:
     template: Template
     server: LocalAwsServer
     runtime: LambdaRuntime | ProcessRuntime
-    models: ModelEndpoint
+    models: ModelEndpoint  # in-process mode only: in worker-process mode they run in model_server's process
     opensearch: LocalOpenSearch
     env: dict[str, str] = field(default_factory=dict)
+    model_server: RemoteModels | None = None
 
     @property
     def endpoint(self) -> str:
@@ -84,6 +86,8 @@ class LocalAws:
         self.server.stop()
         if isinstance(self.runtime, ProcessRuntime):
             self.runtime.stop()
+        if self.model_server is not None:
+            self.model_server.stop()
 
 
 def _aws_env(endpoint: str, port: int) -> dict[str, str]:
@@ -190,7 +194,8 @@ def start_local_aws(
                                                else ProcessRuntime(template, layout, {}))
     models = ModelEndpoint(faults=faults or FaultPlan(), latency=latency or Latency())
     opensearch = LocalOpenSearch()
-    server = LocalAwsServer(LocalAwsApp(runtime, models, REGION, opensearch), port=port)
+    app = LocalAwsApp(runtime, ModelApp(models, opensearch), REGION)
+    server = LocalAwsServer(app, port=port)
     server.start()
     # moto's backends are process-wide: start every stack from a clean slate.
     urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST"))  # noqa: S310
@@ -206,8 +211,17 @@ def start_local_aws(
     env["OPENSEARCH_ENDPOINT"] = server.endpoint
     index_name = env.get("VECTOR_INDEX") or OPENSEARCH_INDEX
     dimensions = int(env["EMBEDDING_DIMENSIONS"])
-    opensearch.attach(index_name, EmbeddedVectorStore(ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"])),
+    store_path = ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"])
+    opensearch.attach(index_name, EmbeddedVectorStore(store_path),
                       OpenSearchVectorStore(None, index_name, dimensions).mapping())
+    model_server: RemoteModels | None = None
+    if layout is not None:
+        # Worker processes: the models and the search get a process of their own (see model_server); the SDKs
+        # in the workers reach it directly, and the AWS port forwards whatever else is sent there.
+        model_server = RemoteModels(index_name, store_path, dimensions, models.faults, models.latency)
+        app.models = model_server
+        env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model_server.endpoint
+        env["OPENSEARCH_ENDPOINT"] = model_server.endpoint
     # The template's ElastiCache endpoint does not exist here: use the local Redis, or none (in-process cache).
     env["REDIS_URL"] = redis_url
     env.setdefault("PROMPT_CANARY", f"mga-canary-{secrets.token_hex(8)}")  # one per local stack (reply.leaks)
@@ -230,4 +244,4 @@ def start_local_aws(
     env["STATE_MACHINE_ARN"] = os.environ["STATE_MACHINE_ARN"] = created["stateMachineArn"]
     _seed_store(env, dynamodb)
     return LocalAws(template=template, server=server, runtime=runtime, models=models, opensearch=opensearch,
-                    env=env)
+                    env=env, model_server=model_server)
