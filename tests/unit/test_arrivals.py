@@ -141,6 +141,16 @@ def test_the_production_mix_is_spec_s_and_messages_are_unique() -> None:
             assert ORDER_ID.search(message.text).group(0) in ORDERS  # type: ignore[union-attr]
 
 
+def test_messages_of_given_kinds_follow_that_sequence_and_stay_unique() -> None:
+    first = MessageMaker(list(catalog().values()), ORDERS, seed=9).draw(300)
+    kinds = [m.kind for m in first]
+    again = MessageMaker(list(catalog().values()), ORDERS, seed=10).of_kinds(kinds)
+    assert [m.kind for m in again] == kinds
+    assert len({m.text for m in again}) == 300 and {m.text for m in again} != {m.text for m in first}
+    with pytest.raises(ValueError, match="unknown message kinds"):
+        MessageMaker(list(catalog().values()), ORDERS, seed=9).of_kinds(["greeting", "haiku"])
+
+
 def test_allow_cache_repeats_a_small_pool() -> None:
     maker = MessageMaker(list(catalog().values()), ORDERS, seed=9, unique=False, pool=5)
     assert len({m.text for m in maker.draw(500)}) <= 5 * len(PRODUCTION_MIX)

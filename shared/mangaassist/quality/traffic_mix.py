@@ -79,7 +79,12 @@ class MessageMaker:
             kind: [self._one(kind) for _ in range(pool)] for kind in self.mix}
 
     def draw(self, count: int) -> list[LoadMessage]:
-        kinds = self._rng.choices(list(self.mix), weights=list(self.mix.values()), k=count)
+        return self.of_kinds(self._rng.choices(list(self.mix), weights=list(self.mix.values()), k=count))
+
+    def of_kinds(self, kinds: Sequence[str]) -> list[LoadMessage]:
+        """One message of each kind given, in order (e.g. to offer another client's sequence of kinds again)."""
+        if unknown := set(kinds) - set(self.mix):
+            raise ValueError(f"unknown message kinds {sorted(unknown)}; kinds: {', '.join(self.mix)}")
         if self._pools is not None:
             return [self._rng.choice(self._pools[kind]) for kind in kinds]
         return [self._unique(kind) for kind in kinds]
