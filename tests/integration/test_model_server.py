@@ -76,3 +76,12 @@ def test_the_aws_port_forwards_model_calls_and_faults(stack: LocalStack) -> None
                              messages=[{"role": "user", "content": [{"text": "Hello!"}]}])
     finally:
         assert _put_faults(stack, []) == ["haiku=error@1"]
+
+
+def test_the_stack_keeps_its_start_up_objects_out_of_the_collector(stack: LocalStack) -> None:
+    import gc
+
+    from mangaassist_local.runner import GC_THRESHOLDS
+
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert gc.get_freeze_count() > 10_000  # moto, botocore's models, the catalog...
