@@ -9,7 +9,7 @@ message kinds, its own messages): at ~170 turns a second random Poisson draw dif
 and that alone moves p95/p99 by more than 20% from run to run. `--own-arrivals` draws its own instead. Prints both
 sets of figures and whether each percentile agrees within 20%.
 
-    .venv/bin/python bench/loadtest_crosscheck.py --url http://127.0.0.1:18080 --rate 5 --duration 30 [--warm-up 15]
+    .venv/bin/python bench/loadtest_crosscheck.py --url http://127.0.0.1:18080 --rate 5 --duration 30 [--warm-up 30]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--warm-up", type=float, default=15.0, metavar="SECONDS",
+    parser.add_argument("--warm-up", type=float, default=30.0, metavar="SECONDS",
                         help="send the same rate for this long first, unmeasured: on a fresh stack whichever client "
                              "ran first would pay for starting the Lambda environments the other then reuses")
     parser.add_argument("--own-arrivals", action="store_true",
