@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import cheroot.wsgi
 import urllib3
@@ -70,12 +71,12 @@ class ModelApp:
             return self.opensearch(request)
         if request.method == "POST":
             if match := _CONVERSE.match(path):
-                model = match["model"]
+                model = unquote(match["model"])  # an ARN's "/" arrives %-encoded
                 if match["op"] == "converse":
                     return self.models.converse(request, model)
                 return self.models.invoke_model(request, model)
             if match := _SAGEMAKER.match(path):
-                return self.models.invoke_endpoint(request, match["name"])
+                return self.models.invoke_endpoint(request, unquote(match["name"]))
         return Response(json.dumps({"message": f"{request.method} {path} is not served by the local model "
                                                "endpoint"}), status=404, mimetype="application/json")
 
