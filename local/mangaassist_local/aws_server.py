@@ -30,7 +30,7 @@ from werkzeug.wrappers import Request, Response
 
 from mangaassist_local import model_server
 from mangaassist_local.lambda_runtime import Runtime, TooManyRequestsError
-from mangaassist_local.model_server import ModelApp, RemoteModels
+from mangaassist_local.model_server import CREDENTIAL_SCOPE, ModelApp, RemoteModels
 from mangaassist_local.template import ACCOUNT
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -234,9 +234,6 @@ def _backend_app(service: Any) -> Any:
     return app
 
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
-
-
 class LocalAwsApp:
     def __init__(self, runtime: Runtime, models: ModelApp | RemoteModels, region: str) -> None:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -256,9 +253,7 @@ class LocalAwsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if model_server.serves(environ):
-            models = self.models
-            answer = models.respond(Request(environ)) if isinstance(models, ModelApp) else models.forward(environ)
-            return answer(environ, start_response)
+            return self.models.respond(Request(environ))(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             response = self._route(Request(environ), environ.get("PATH_INFO", ""))
             if response is not None:
@@ -271,7 +266,7 @@ class LocalAwsApp:
         moto's dispatcher lists its package directory and takes a global lock on every request
         to find the service; a signed request names its service, so look it up once.
         """
-        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if scope is None:
             return self.moto  # unsigned: /moto-api and the like
         key = (scope.group(2), scope.group(1))

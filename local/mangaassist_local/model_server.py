@@ -36,7 +36,7 @@ from mangaassist_local.opensearch import LocalOpenSearch
 FAULTS_PATH = "/_mangaassist/faults"
 _CONVERSE = re.compile(r"^/model/(?P<model>.+)/(?P<op>converse|invoke)$")
 _SAGEMAKER = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 # Requests that wait (seed latency, a slow fault) hold a thread each; the pool is fixed, so sized generously.
 THREADS = 512
 
@@ -46,7 +46,7 @@ def serves(environ: dict[str, Any]) -> bool:
     path = environ.get("PATH_INFO", "")
     if path == FAULTS_PATH:
         return True
-    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is not None and scope.group(2) == "aoss":  # OpenSearch Serverless, signed by opensearch-py
         return True
     return environ.get("REQUEST_METHOD") == "POST" and bool(_CONVERSE.match(path) or _SAGEMAKER.match(path))
@@ -66,7 +66,7 @@ class ModelApp:
         path = request.path
         if path == FAULTS_PATH:
             return self._faults(request)
-        scope = _CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+        scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
         if scope is not None and scope.group(2) == "aoss":
             return self.opensearch(request)
         if request.method == "POST":
@@ -111,8 +111,8 @@ class RemoteModels:
         self.endpoint = f"http://127.0.0.1:{int(line)}"
         self._http = urllib3.PoolManager(maxsize=64, retries=False)
 
-    def forward(self, environ: dict[str, Any]) -> Response:
-        request = Request(environ)
+    def respond(self, request: Request) -> Response:
+        """The model server's answer to a request that reached the AWS port."""
         headers = {key: value for key, value in request.headers.items() if key.lower() not in self._HOP_BY_HOP}
         url = f"{self.endpoint}{request.full_path if request.query_string else request.path}"
         answer = self._http.request(request.method, url, body=request.get_data(), headers=headers,
