@@ -212,12 +212,15 @@ def start_local_aws(
     index_name = env.get("VECTOR_INDEX") or OPENSEARCH_INDEX
     dimensions = int(env["EMBEDDING_DIMENSIONS"])
     store_path = ensure_store_index(env["EMBEDDING_PASSAGE_PREFIX"])
-    opensearch.attach(index_name, EmbeddedVectorStore(store_path),
-                      OpenSearchVectorStore(None, index_name, dimensions).mapping())
     model_server: RemoteModels | None = None
-    if layout is not None:
-        # Worker processes: the models and the search get a process of their own (see model_server); the SDKs
-        # in the workers reach it directly, and the AWS port forwards whatever else is sent there.
+    # Set in both modes: os.environ outlives a stack, and a later stack in this process must not reach an old one's.
+    env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = server.endpoint
+    if layout is None:
+        opensearch.attach(index_name, EmbeddedVectorStore(store_path),
+                          OpenSearchVectorStore(None, index_name, dimensions).mapping())
+    else:
+        # Worker processes: the models and the search get a process of their own (see model_server), which loads
+        # the index; the SDKs in the workers reach it directly, and the AWS port forwards whatever else comes.
         model_server = RemoteModels(index_name, store_path, dimensions, models.faults, models.latency)
         app.models = model_server
         env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model_server.endpoint
