@@ -1,8 +1,8 @@
 """Cross-check `mangaassist loadtest`'s percentiles with an independent client (issue #13's done-when; not a test).
 
 Against a running stack: first `mangaassist loadtest --pattern mix` (asyncio, scheduled send -> reply), then a
-plain client written apart from it: its own Poisson arrivals (random.expovariate), one thread per turn with
-its own synchronous WebSocket, timing send -> reply with time.perf_counter, percentiles by
+plain client written apart from it: its own Poisson arrivals (random.expovariate), one thread per turn on its
+own pool of synchronous WebSockets, timing send -> reply with time.perf_counter, percentiles by
 statistics.quantiles. Both send SPEC §3's production mix (the same message maker, different seeds, unique
 messages). By default the independent client offers the load test's own schedule again (the same send times and
 message kinds, its own messages): at ~170 turns a second random Poisson draw differs in its bursts and its kinds,
@@ -15,7 +15,10 @@ sets of figures and whether each percentile agrees within 20%.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import queue
 import random
 import statistics
 import threading
@@ -41,21 +44,45 @@ def poisson_arrivals(rate: float, duration: float, seed: int) -> list[float]:
 
 def independent_client(ws_url: str, arrivals: list[float], kinds: list[str] | None, seed: int,
                        timeout: float) -> dict[str, float]:
-    """Send one unique message per arrival (seconds from the start), of the given kinds or drawn from the mix."""
+    """Send one unique message per arrival (seconds from the start), of the given kinds or drawn from the mix.
+
+    Like customers of the chat page (and like the load test), it holds connections open and reuses them: a pool
+    of sockets opened before the first send, and a new one only when all are busy. A connection per turn would
+    add a $connect and a $disconnect invocation to every turn and offer the stack more work than the load test
+    does, which near the 2-core machine's capacity alone makes this client 5-15% slower."""
     maker = MessageMaker(list(catalog().values()), sorted(orders()), seed + 1, PRODUCTION_MIX)
     messages = maker.of_kinds(kinds) if kinds is not None else maker.draw(len(arrivals))
     results: list[float | None] = [None] * len(arrivals)
+    idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    held = contextlib.ExitStack()  # every socket opened, closed when the run is over
+    opened = 0
+    lock = threading.Lock()
+
+    def open_socket() -> Any:
+        nonlocal opened
+        socket = connect(ws_url, open_timeout=10)
+        with lock:
+            held.enter_context(socket)
+            opened += 1
+        return socket
+
+    for _ in range(min(math.ceil(len(arrivals) / max(arrivals[-1], 1.0) * 4) + 2, 64) if arrivals else 0):
+        idle.put(open_socket())
 
     def one(n: int) -> None:
         try:
-            with connect(ws_url, open_timeout=10) as socket:
-                frame = {"action": "sendMessage", "sessionId": f"xcheck-{uuid.uuid4().hex[:8]}",
-                         "message": messages[n].text}
-                started = time.perf_counter()
-                socket.send(json.dumps(frame, ensure_ascii=False))
-                socket.recv(timeout=timeout)
-                results[n] = (time.perf_counter() - started) * 1000
-        except Exception:  # noqa: BLE001 - a failed turn is reported as no reply
+            try:
+                socket = idle.get_nowait()
+            except queue.Empty:
+                socket = open_socket()
+            frame = {"action": "sendMessage", "sessionId": f"xcheck-{uuid.uuid4().hex[:8]}",
+                     "message": messages[n].text}
+            started = time.perf_counter()
+            socket.send(json.dumps(frame, ensure_ascii=False))
+            socket.recv(timeout=timeout)
+            results[n] = (time.perf_counter() - started) * 1000
+            idle.put(socket)
+        except Exception:  # noqa: BLE001 - a failed turn is reported as no reply; its socket is not reused
             results[n] = None
 
     threads = []
@@ -67,15 +94,17 @@ def independent_client(ws_url: str, arrivals: list[float], kinds: list[str] | No
         threads.append(thread)
     for thread in threads:
         thread.join(timeout + 15)
+    held.close()
     got = [r for r in results if r is not None]
     cuts = statistics.quantiles(got, n=100, method="inclusive")
-    return {"turns": len(arrivals), "replied": len(got), "p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+    return {"turns": len(arrivals), "replied": len(got), "p50": cuts[49], "p95": cuts[94], "p99": cuts[98],
+            "connections": opened}
 
 
 def main() -> None:
-    from mangaassist.quality.arrivals import LoadShape, Pattern
+    from mangaassist.quality.arrivals import LoadShape, Pattern, Process
     from mangaassist.quality.load_report import LoadSummary
-    from mangaassist_local.loadtest_cli import run, websocket_url
+    from mangaassist_local.loadtest_cli import plan_turns, run, websocket_url
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8080")
@@ -84,8 +113,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--warm-up", type=float, default=30.0, metavar="SECONDS",
-                        help="send the same rate for this long first, unmeasured: on a fresh stack whichever client "
-                             "ran first would pay for starting the Lambda environments the other then reuses")
+                        help="unmeasured load first: the load test's schedule, then the same rate until this many "
+                             "seconds; on a fresh stack whichever client ran first would pay for starting the Lambda "
+                             "environments the other then reuses")
     parser.add_argument("--own-arrivals", action="store_true",
                         help="the independent client draws its own Poisson arrivals and message kinds; by default it "
                              "offers the load test's schedule again (same send times, same kinds, its own unique "
@@ -95,9 +125,18 @@ def main() -> None:
     args = parser.parse_args()
     ws_url = websocket_url(args.url, None, None, None)
     if args.warm_up > 0 and not args.loadtest_json:
-        print(f"warming up: {args.rate:g} turns/s for {args.warm_up:g} s (not measured)", flush=True)
-        independent_client(ws_url, poisson_arrivals(args.rate, args.warm_up, args.seed + 200), None,
-                           args.seed + 200, args.timeout)
+        # The warm-up offers the load test's own schedule (computed from its seed, as the load test will), so the
+        # Lambda environments its bursts need exist before either measured run: otherwise whichever run meets a
+        # burst first pays the cold starts and the first calls of new environments, and the other does not.
+        plan, _ = plan_turns(LoadShape(pattern=Pattern.MIX, rate=args.rate, duration=args.duration), Process.POISSON,
+                             args.seed, "mix", False, "warm-up")
+        print(f"warming up: the load test's schedule ({len(plan)} turns), then {args.rate:g} turns/s until "
+              f"{args.warm_up:g} s (not measured)", flush=True)
+        independent_client(ws_url, [turn.at for turn in plan], [turn.message.kind for turn in plan], args.seed + 200,
+                           args.timeout)
+        if args.warm_up > args.duration:
+            independent_client(ws_url, poisson_arrivals(args.rate, args.warm_up - args.duration, args.seed + 300),
+                               None, args.seed + 300, args.timeout)
     samples: list[Any] = []
     if args.loadtest_json:
         summary = LoadSummary.model_validate_json(open(args.loadtest_json, encoding="utf-8").read())
@@ -116,7 +155,8 @@ def main() -> None:
     print(f"{'mangaassist loadtest':<28} {summary.scheduled:>6} {summary.replied:>8} {ours.p50 or 0:>8.0f} "
           f"{ours.p95 or 0:>8.0f} {ours.p99 or 0:>8.0f}")
     print(f"{'independent threaded client':<28} {theirs['turns']:>6.0f} {theirs['replied']:>8.0f} "
-          f"{theirs['p50']:>8.0f} {theirs['p95']:>8.0f} {theirs['p99']:>8.0f}")
+          f"{theirs['p50']:>8.0f} {theirs['p95']:>8.0f} {theirs['p99']:>8.0f}"
+          f"  ({theirs['connections']:.0f} connections)")
     for name in ("p50", "p95", "p99"):
         mine = getattr(ours, name) or 0.0
         delta = abs(mine - theirs[name]) / theirs[name]
