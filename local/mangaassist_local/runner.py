@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 
 from mangaassist_local.faults import Fault, FaultPlan
@@ -10,6 +9,7 @@ from mangaassist_local.gateway import Gateway
 from mangaassist_local.latency import Latency
 from mangaassist_local.pollers import SqsPollers
 from mangaassist_local.process_runtime import BuildLayout, ProcessRuntime
+from mangaassist_local.process_tuning import quiet_garbage_collector, responsive_threads
 from mangaassist_local.redis_local import LocalRedis, start_redis
 from mangaassist_local.stack import LocalAws, start_local_aws
 
@@ -51,20 +51,6 @@ def start_stack(port: int = 0, aws_port: int = 0, faults: list[Fault] | None = N
     stack = LocalStack(aws=aws, gateway=gateway, pollers=pollers, redis=redis)
     holder["stack"] = stack
     quiet_garbage_collector()
+    responsive_threads()
     stack.ready = True
     return stack
-
-
-# Collections: the youngest every this many allocations (Python's default 700), the middle every 50 of those, the
-# oldest every 1,000 middle ones (and, as always, not before the long-lived objects grew by a quarter).
-GC_THRESHOLDS = (20_000, 50, 1_000)
-
-
-def quiet_garbage_collector() -> None:
-    """The serve process holds moto's backends, which grow with every turn (DynamoDB items are trees of Python
-    objects). Python's collector walked all of them: at 5 turns/s it paused every thread of the process for
-    0.4-0.9 s about once a minute, longer as the tables grew, and spent 5-10% of the process's time besides.
-    What exists once the stack has started (moto, botocore's models, the catalog) is moved out of the collector's
-    reach (gc.freeze), and the young generations are collected less often: cyclic garbage is still collected."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)

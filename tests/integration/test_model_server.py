@@ -80,8 +80,10 @@ def test_the_aws_port_forwards_model_calls_and_faults(stack: LocalStack) -> None
 
 def test_the_stack_keeps_its_start_up_objects_out_of_the_collector(stack: LocalStack) -> None:
     import gc
+    import sys
 
-    from mangaassist_local.runner import GC_THRESHOLDS
+    from mangaassist_local.process_tuning import GC_THRESHOLDS, SWITCH_INTERVAL_S
 
     assert gc.get_threshold() == GC_THRESHOLDS
+    assert sys.getswitchinterval() == SWITCH_INTERVAL_S
     assert gc.get_freeze_count() > 10_000  # moto, botocore's models, the catalog...
