@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import queue
 import random
 import statistics
@@ -43,11 +42,12 @@ def poisson_arrivals(rate: float, duration: float, seed: int) -> list[float]:
 
 
 def independent_client(ws_url: str, arrivals: list[float], kinds: list[str] | None, seed: int,
-                       timeout: float) -> dict[str, float]:
+                       timeout: float, pool: int) -> dict[str, float]:
     """Send one unique message per arrival (seconds from the start), of the given kinds or drawn from the mix.
 
     Like customers of the chat page (and like the load test), it holds connections open and reuses them: a pool
-    of sockets opened before the first send, and a new one only when all are busy. A connection per turn would
+    of `pool` sockets opened before the first send (the load test's own count for the rate, so both hold the same
+    connections), and a new one only when all are busy. A connection per turn would
     add a $connect and a $disconnect invocation to every turn and offer the stack more work than the load test
     does, which near the 2-core machine's capacity alone makes this client 5-15% slower."""
     maker = MessageMaker(list(catalog().values()), sorted(orders()), seed + 1, PRODUCTION_MIX)
@@ -66,7 +66,7 @@ def independent_client(ws_url: str, arrivals: list[float], kinds: list[str] | No
             opened += 1
         return socket
 
-    for _ in range(min(math.ceil(len(arrivals) / max(arrivals[-1], 1.0) * 4) + 2, 64) if arrivals else 0):
+    for _ in range(pool):
         idle.put(open_socket())
 
     def one(n: int) -> None:
@@ -104,6 +104,7 @@ def independent_client(ws_url: str, arrivals: list[float], kinds: list[str] | No
 def main() -> None:
     from mangaassist.quality.arrivals import LoadShape, Pattern, Process
     from mangaassist.quality.load_report import LoadSummary
+    from mangaassist_local.load_runner import warm_connections
     from mangaassist_local.loadtest_cli import plan_turns, run, websocket_url
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,6 +125,7 @@ def main() -> None:
                                                               "output instead of running it first")
     args = parser.parse_args()
     ws_url = websocket_url(args.url, None, None, None)
+    pool = warm_connections(args.rate)
     if args.warm_up > 0 and not args.loadtest_json:
         # The warm-up offers the load test's own schedule (computed from its seed, as the load test will), so the
         # Lambda environments its bursts need exist before either measured run: otherwise whichever run meets a
@@ -133,10 +135,10 @@ def main() -> None:
         print(f"warming up: the load test's schedule ({len(plan)} turns), then {args.rate:g} turns/s until "
               f"{args.warm_up:g} s (not measured)", flush=True)
         independent_client(ws_url, [turn.at for turn in plan], [turn.message.kind for turn in plan], args.seed + 200,
-                           args.timeout)
+                           args.timeout, pool)
         if args.warm_up > args.duration:
             independent_client(ws_url, poisson_arrivals(args.rate, args.warm_up - args.duration, args.seed + 300),
-                               None, args.seed + 300, args.timeout)
+                               None, args.seed + 300, args.timeout, pool)
     samples: list[Any] = []
     if args.loadtest_json:
         summary = LoadSummary.model_validate_json(open(args.loadtest_json, encoding="utf-8").read())
@@ -146,11 +148,11 @@ def main() -> None:
     ours = summary.latency_ms
     if args.own_arrivals or not samples:
         theirs = independent_client(ws_url, poisson_arrivals(args.rate, args.duration, args.seed + 100), None,
-                                    args.seed + 100, args.timeout)
+                                    args.seed + 100, args.timeout, pool)
     else:
         ordered = sorted(samples, key=lambda sample: sample.scheduled_s)
         theirs = independent_client(ws_url, [sample.scheduled_s for sample in ordered],
-                                    [sample.kind for sample in ordered], args.seed + 100, args.timeout)
+                                    [sample.kind for sample in ordered], args.seed + 100, args.timeout, pool)
     print(f"{'':<28} {'turns':>6} {'replied':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     print(f"{'mangaassist loadtest':<28} {summary.scheduled:>6} {summary.replied:>8} {ours.p50 or 0:>8.0f} "
           f"{ours.p95 or 0:>8.0f} {ours.p99 or 0:>8.0f}")

@@ -152,7 +152,7 @@ def main() -> None:
     opensearch.attach(args.index, EmbeddedVectorStore(args.store),
                       OpenSearchVectorStore(None, args.index, args.dimensions).mapping())
     local_embeddings.embed("query: warm")  # load the model before the first request, not during it
-    responsive_threads()  # searches and model calls wait on each other's embeddings less
+    responsive_threads()  # its request threads hand off as the serve process's do
     server = cheroot.wsgi.Server(("127.0.0.1", 0), ModelApp(models, opensearch), numthreads=THREADS, timeout=60,
                                  request_queue_size=128, server_name="mangaassist-local-models")
     server.keep_alive_conn_limit = 1024  # cheroot's default closes all but 10 kept-alive connections

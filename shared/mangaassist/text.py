@@ -91,12 +91,14 @@ def prepare_titles() -> None:
     _names_by_opening()
 
 
-@lru_cache(maxsize=4096)  # Validate and Attempt read the same catalog passages turn after turn
+# One invocation matches the same text several times (Classify and Retrieve: entities and language of the message;
+# Validate: language, grounding and amounts of the answer), and sentences recur from turn to turn.
+@lru_cache(maxsize=4096)
 def _title_matches(folded: str) -> tuple[tuple[tuple[int, int], str], ...]:
     """Non-overlapping (span, series id) matches, longer names first.
 
-    Only names whose first two characters occur in the text are tried (a few of the 1,300 names), and only those
-    present as substrings pay for a regex.
+    Only names whose first two characters occur in the text are tried (a fraction of the 1,300 names), and only
+    those present as substrings pay for a regex.
     """
     by_opening, short = _names_by_opening()
     openings = {folded[i:i + 2] for i in range(len(folded) - 1)}
